@@ -1,0 +1,37 @@
+"""emtrade: simulate emission-permit markets for heavy metals.
+
+The public API, for notebooks and scripts:
+
+- :func:`load_scenario` reads and validates a scenario (YAML + CSV, or a dict);
+- :func:`simulate` runs it: the market outcome and the command-and-control comparison;
+- :class:`Results` holds the tidy tables of a run (``.enterprises``, ``.prices``, ``.summary``...);
+- :func:`bundled_scenario` gives the path of a scenario shipped with emtrade.
+
+Heavy modules (pyomo, HiGHS, plotly) are imported only when a function needs them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from emtrade.paths import bundled_scenario, bundled_scenarios
+from emtrade.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from emtrade.results import Results
+    from emtrade.simulate import simulate
+
+__all__ = ["Results", "Scenario", "bundled_scenario", "bundled_scenarios", "load_scenario", "simulate"]
+
+_LAZY = {"simulate": "emtrade.simulate", "Results": "emtrade.results"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'emtrade' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,48 @@
+"""Errors a user can act on.
+
+Every error that comes from the user's input is an :class:`EmtradeError`; the CLI prints its
+message (one line per problem) and exits with code 2, with no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class EmtradeError(Exception):
+    """An error caused by the input or the policy, not by a bug: shown without a traceback."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a scenario, located as precisely as the input allows.
+
+    ``source`` is the file (or ``<dict>`` for in-memory scenarios), ``where`` the table row or key
+    (``enterprises.csv line 18 (id ZB-03)`` or ``caps[2]``), and ``message`` what is wrong.
+    """
+
+    source: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        parts = [p for p in (self.source, self.where) if p]
+        return ": ".join([*parts, self.message])
+
+
+class ScenarioError(EmtradeError):
+    """A scenario that cannot be used; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class InfeasibleError(EmtradeError):
+    """The policy cannot be met: caps, limits or phase-outs ask for more abatement than exists."""
+
+
+class SolverError(EmtradeError):
+    """The solver did not reach a usable solution (time limit without a feasible point, numerics)."""

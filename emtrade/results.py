@@ -1,0 +1,211 @@
+"""Results: tidy tables of one run, with units in the docs below, saved whole or not at all.
+
+Tables (one row per ...; quantities in kg/yr, money in CNY/yr, prices in CNY/kg):
+
+``enterprises``  enterprise × pollutant × period: enterprise, sector, zone, pollutant, period,
+                 baseline, allocation, emissions, abatement, net_purchase (kg/yr; > 0 bought),
+                 abatement_cost, permit_cost (CNY/yr; < 0 for sellers), market, price (CNY/kg),
+                 cac_emissions, cac_abatement_cost (the same under command-and-control).
+``firms``        enterprise × period: abatement_cost, permit_cost, net_cost, cac_cost, savings (CNY/yr).
+``prices``       market × pollutant × period: price, price_low, price_high (CNY/kg), permits,
+                 emissions, baseline, bought (kg/yr).
+``caps``         cap × period: total, baseline, emissions (kg/yr), shadow_price (CNY/kg), binding,
+                 role, implied_by.
+``options``      option × period: level (in ``unit``), upper, cost (CNY/yr), adopted.
+``abatement``    option × pollutant × period: abatement (kg/yr).
+
+``summary`` is a dict with at least ``scenario``, ``status``, ``total_cost``, ``cac_total_cost``,
+``savings`` (CNY/yr, summed over periods) and ``prices`` (the prices table as records).
+
+Values are rounded to 12 significant digits, which removes solver noise (29.999999999999996)
+and makes saved files byte-identical between runs; :meth:`Results.load` reads back exactly what
+:meth:`Results.save` wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SIGNIFICANT_DIGITS = 12
+TABLES = ("enterprises", "firms", "prices", "caps", "options", "abatement")
+#: text columns (everything else is numeric or boolean)
+TEXT_COLUMNS = {
+    "enterprise", "sector", "zone", "pollutant", "period", "market", "cap", "role", "implied_by",
+    "kind", "name", "unit", "status",
+}
+BOOL_COLUMNS = {"binding", "adopted"}
+UNITS = {
+    "emissions": "kg/yr",
+    "abatement": "kg/yr",
+    "baseline": "kg/yr",
+    "allocation": "kg/yr",
+    "net_purchase": "kg/yr (positive = bought)",
+    "abatement_cost": "CNY/yr",
+    "permit_cost": "CNY/yr (negative = revenue from sales)",
+    "total_cost": "CNY/yr, summed over periods",
+    "price": "CNY/kg",
+    "shadow_price": "CNY/kg",
+}
+
+
+def round_sig(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """Round to ``digits`` significant digits, elementwise; inf and NaN pass through."""
+    v = np.asarray(values, dtype=float)
+    out = v.copy()
+    finite = np.isfinite(v) & (v != 0)
+    if finite.any():
+        mags = np.floor(np.log10(np.abs(v[finite])))
+        scale = 10.0 ** (digits - 1 - mags)
+        out[finite] = np.round(v[finite] * scale) / scale
+    out[out == 0] = 0.0  # no negative zeros in files
+    return out
+
+
+def tidy(df: pd.DataFrame) -> pd.DataFrame:
+    """Round float columns to significant digits and give text columns a plain object dtype."""
+    df = df.copy()
+    for col in df.columns:
+        if col in BOOL_COLUMNS:
+            df[col] = df[col].astype(bool)
+        elif col in TEXT_COLUMNS:
+            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str).astype(object)
+        elif pd.api.types.is_numeric_dtype(df[col]):
+            df[col] = round_sig(df[col].to_numpy(dtype=float))
+    return df.reset_index(drop=True)
+
+
+@dataclass
+class Results:
+    """The outcome of one run: tidy tables and a summary dict. Frozen by convention: treat as read-only."""
+
+    summary: dict[str, Any]
+    enterprises: pd.DataFrame
+    firms: pd.DataFrame
+    prices: pd.DataFrame
+    caps: pd.DataFrame
+    options: pd.DataFrame
+    abatement: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in TABLES:
+            setattr(self, name, tidy(getattr(self, name)))
+
+    @property
+    def name(self) -> str:
+        return str(self.summary.get("scenario", ""))
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"Results({s.get('scenario')!r}: status {s.get('status')}, total cost {s.get('total_cost'):,.0f} CNY/yr, "
+            f"savings {_fmt(s.get('savings'))} CNY/yr, {len(self.prices)} market prices)"
+        )
+
+    # -- files --------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write every table as CSV and the summary as JSON into ``directory``, whole or not at all.
+
+        The files are written into a temporary folder beside ``directory`` and moved into place
+        only when complete; an existing ``directory`` is replaced only then.
+        """
+        target = Path(directory)
+        with atomic_directory(target) as tmp:
+            self.write_files(tmp)
+        return target
+
+    def write_files(self, folder: Path) -> None:
+        """Write the tables and the summary into an existing ``folder`` (not atomic by itself)."""
+        for name in TABLES:
+            getattr(self, name).to_csv(folder / f"{name}.csv", index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g",
+                                       lineterminator="\n")
+        (folder / "summary.json").write_text(dumps_json(self.summary) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> Results:
+        """Read results written by :meth:`save`."""
+        folder = Path(directory)
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        tables = {}
+        for name in TABLES:
+            path = folder / f"{name}.csv"
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: missing; is this an emtrade results folder?")
+            head = pd.read_csv(path, nrows=0).columns
+            dtypes = {c: str for c in head if c in TEXT_COLUMNS}
+            df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values={
+                c: ["", "nan", "NaN"] for c in head if c not in TEXT_COLUMNS})
+            for c in head:
+                if c in BOOL_COLUMNS:
+                    df[c] = df[c].astype(str).str.lower().eq("true")
+            tables[name] = df
+        return cls(summary=summary, **tables)
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:,.0f}"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None  # JSON has no inf/NaN: null means unbounded or undefined (see the docs)
+        return float(round_sig(np.array([value]))[0])
+    return value
+
+
+def dumps_json(data: dict[str, Any]) -> str:
+    return json.dumps(_json_safe(data), indent=2, ensure_ascii=False, sort_keys=False)
+
+
+class atomic_directory:
+    """Context manager: yields a temporary folder that replaces ``target`` only on success.
+
+    On any error (or KeyboardInterrupt) the temporary folder is removed and ``target`` is left as
+    it was. The swap is two renames within one parent folder, so a crash between them leaves the
+    old results under ``<target>.old-*`` rather than a half-written folder.
+    """
+
+    def __init__(self, target: Path):
+        self.target = Path(target)
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        parent = self.target.parent if str(self.target.parent) else Path(".")
+        parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self.tmp is not None
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        old = None
+        if self.target.exists():
+            if not self.target.is_dir():
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise FileExistsError(f"{self.target} exists and is not a folder")
+            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-", dir=self.target.parent))
+            old.rmdir()
+            os.replace(self.target, old)
+        os.replace(self.tmp, self.target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return False

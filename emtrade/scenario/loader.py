@@ -1,0 +1,335 @@
+"""From a YAML file (or a dict) to a validated :class:`Scenario`, reporting every problem at once.
+
+The steps: read the YAML safely; replace every table given as a path by the rows of its file;
+validate the top level and each table row against the schema; check the references between tables
+(:mod:`emtrade.scenario.checks`). Problems are collected along the way and raised together as one
+:class:`~emtrade.errors.ScenarioError`, each naming the file, the row or key, and the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from emtrade.errors import Problem, ScenarioError
+from emtrade.scenario import schema
+from emtrade.scenario.tables import read_table_file, unflatten
+
+MAX_YAML_BYTES = 64 * 1024**2
+
+
+@dataclass
+class TableSource:
+    """Where a table came from: a file (with the line of every row) or the YAML itself."""
+
+    key: str
+    file: str | None = None  # path as written in the YAML, for messages
+    lines: list[int] | None = None
+    encoding: str | None = None
+
+    def where(self, index: int, row: Any) -> str:
+        name_key = schema.ROW_NAME_KEY.get(self.key)
+        name = row.get(name_key) if isinstance(row, dict) and name_key else None
+        label = f" ({name_key} {name})" if name not in (None, "") else ""
+        if self.file is not None and self.lines is not None:
+            return f"{self.file} line {self.lines[index]}{label}"
+        return f"{self.key}[{index}]{label}"
+
+    def field_name(self, loc: tuple[Any, ...]) -> str:
+        parts = [str(p) for p in loc]
+        return "_".join(parts) if self.file is not None else ".".join(parts)
+
+
+@dataclass
+class Scenario:
+    """A validated scenario: the schema object, the raw mapping it came from, and its provenance.
+
+    ``spec`` is the validated :class:`~emtrade.scenario.schema.ScenarioSpec`; ``raw`` the mapping with
+    every table read in (so that overrides by dotted key can be applied and re-validated);
+    ``warnings`` lists suspicious but legal input.
+    """
+
+    spec: schema.ScenarioSpec
+    raw: dict[str, Any]
+    path: Path | None = None
+    sources: dict[str, TableSource] = field(default_factory=dict)
+    input_hashes: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def display(self) -> str:
+        return str(self.path) if self.path else "<dict>"
+
+    @property
+    def periods(self) -> list[str]:
+        return list(self.spec.periods) if self.spec.periods else ["1"]
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new scenario with dotted keys replaced (``{'trading.scope': 'none', 'caps.0.total': 90}``)."""
+        raw = copy.deepcopy(self.raw)
+        for dotted, value in overrides.items():
+            _set_dotted(raw, dotted, value, self.display)
+        return _validate(raw, self.display, self.path, self.sources, self.input_hashes)
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return (
+            f"Scenario({s.name!r}: {len(s.enterprises)} enterprises, {len(s.abatement)} abatement options, "
+            f"{len(s.caps)} caps, pollutants {', '.join(s.pollutants)}, periods {', '.join(self.periods)})"
+        )
+
+
+def load_scenario(source: str | Path | dict[str, Any], *, allow_outside: bool = False) -> Scenario:
+    """Load and validate a scenario from a YAML file or a mapping.
+
+    Tables given as paths are read relative to the YAML file; with ``allow_outside`` False a path
+    may not leave the scenario's folder. Raises :class:`~emtrade.errors.ScenarioError` listing
+    every problem found.
+
+    >>> from emtrade import load_scenario, bundled_scenario
+    >>> sc = load_scenario(bundled_scenario("textbook/fox_river"))
+    >>> sc.spec.pollutants
+    ['P']
+    """
+    if isinstance(source, dict):
+        raw = copy.deepcopy(source)
+        display, base, path = "<dict>", Path.cwd(), None
+        hashes: dict[str, str] = {}
+    else:
+        path = Path(source)
+        display = str(source)
+        if path.is_dir():
+            path = path / "scenario.yaml"
+            display = str(path)
+        raw, hashes = _read_yaml(path, display)
+        base = path.parent
+    if not isinstance(raw, dict):
+        raise ScenarioError([Problem(display, "", "the scenario must be a YAML mapping of keys to values")])
+    sources, problems = _read_tables(raw, base, display, hashes, allow_outside)
+    if problems:
+        raise ScenarioError(problems)
+    return _validate(raw, display, path, sources, hashes)
+
+
+def _read_yaml(path: Path, display: str) -> tuple[Any, dict[str, str]]:
+    if not path.is_file():
+        raise ScenarioError([Problem(display, "", "file not found")])
+    data = path.read_bytes()
+    if len(data) > MAX_YAML_BYTES:
+        raise ScenarioError([Problem(display, "", "the YAML file is larger than 64 MiB; put tables in CSV files")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem(display, "", "is not UTF-8 text")]) from None
+    try:
+        raw = yaml.safe_load(text)  # safe: no object tags, nothing is evaluated
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError([Problem(display, where, f"invalid YAML: {problem}")]) from None
+    return raw, {path.name: hashlib.sha256(data).hexdigest()}
+
+
+def _read_tables(
+    raw: dict[str, Any], base: Path, display: str, hashes: dict[str, str], allow_outside: bool
+) -> tuple[dict[str, TableSource], list[Problem]]:
+    sources: dict[str, TableSource] = {}
+    problems: list[Problem] = []
+    root = base.resolve()
+    for key in schema.TABLES:
+        value = raw.get(key)
+        if not isinstance(value, str):
+            sources[key] = TableSource(key)
+            continue
+        rel = value.strip()
+        file = (base / rel).resolve()
+        if not allow_outside and not file.is_relative_to(root):
+            problems.append(
+                Problem(display, key, f"table path '{rel}' leaves the scenario's folder (use --allow-outside)")
+            )
+            continue
+        table, errs = read_table_file(file, rel)
+        if errs:
+            problems.extend(Problem(display, key, str(e)) for e in errs)
+            continue
+        assert table is not None
+        raw[key] = [unflatten(r, schema.NESTED_KEYS[key]) for r in table.rows]
+        sources[key] = TableSource(key, rel, table.lines, table.encoding)
+        hashes[rel] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return sources, problems
+
+
+def _validate(
+    raw: dict[str, Any], display: str, path: Path | None, sources: dict[str, TableSource], hashes: dict[str, str]
+) -> Scenario:
+    from emtrade.scenario.checks import check_references
+
+    problems: list[Problem] = []
+    top = {k: v for k, v in raw.items() if k not in schema.TABLES}
+    tables: dict[str, list[Any]] = {}
+    # top level without tables: validate against the spec with empty placeholder tables
+    placeholder = {k: [] for k in schema.TABLES}
+    placeholder["enterprises"] = [{"id": "_", "sector": "zinc", "baseline": {}}]
+    try:
+        schema.ScenarioSpec.model_validate({**top, **placeholder})
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, display, ""))
+    for key, model in schema.TABLES.items():
+        src = sources.get(key) or TableSource(key)
+        value = raw.get(key)
+        if value is None:
+            if key == "enterprises":
+                problems.append(Problem(display, "", "missing 'enterprises' (a list or a CSV path)"))
+            tables[key] = []
+            continue
+        if not isinstance(value, list):
+            problems.append(Problem(display, key, "must be a list of rows or the path of a CSV file"))
+            tables[key] = []
+            continue
+        if key == "enterprises" and not value:
+            problems.append(Problem(display, src.file or key, "the enterprises table is empty"))
+        adapter = TypeAdapter(model)
+        rows: list[Any] = []
+        for i, row in enumerate(value):
+            if not isinstance(row, dict):
+                problems.append(Problem(display, src.where(i, None), "each row must be a mapping of keys to values"))
+                continue
+            try:
+                rows.append(adapter.validate_python(row))
+            except ValidationError as exc:
+                problems.extend(_problems_from(exc, display, src.where(i, row), src))
+        problems.extend(_collapse_missing_columns(problems, src, display, len(value)))
+        tables[key] = rows
+    problems = _dedupe(problems)
+    if problems:
+        raise ScenarioError(problems)
+    spec = schema.ScenarioSpec.model_validate({**top, **tables})
+    scenario = Scenario(spec=spec, raw=raw, path=path, sources=sources, input_hashes=dict(hashes))
+    problems, warnings = check_references(scenario)
+    if problems:
+        raise ScenarioError(problems)
+    scenario.warnings = warnings
+    return scenario
+
+
+def _collapse_missing_columns(problems: list[Problem], src: TableSource, display: str, n_rows: int) -> list[Problem]:
+    """A column missing from a CSV makes every row fail: say it once, for the file, instead."""
+    if src.file is None or n_rows < 2:
+        return []
+    prefix = f"{src.file} line "
+    counts: dict[str, int] = {}
+    for p in problems:
+        if p.where.startswith(prefix) and p.message.startswith("missing "):
+            counts[p.message] = counts.get(p.message, 0) + 1
+    collapsed = []
+    for message, n in counts.items():
+        if n == n_rows:
+            col = message.removeprefix("missing ").split(" ")[0]
+            collapsed.append(Problem(display, src.file, f"missing column {col}"))
+            problems[:] = [p for p in problems if not (p.where.startswith(prefix) and p.message == message)]
+    return collapsed
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+_KIND_TAGS = ", ".join(schema.ABATEMENT_KINDS)
+
+
+def _problems_from(exc: ValidationError, display: str, where: str, src: TableSource | None = None) -> list[Problem]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        # discriminated unions put the tag in the location (('step', 'cost')): drop it
+        if loc and loc[0] in schema.ABATEMENT_KINDS:
+            loc = loc[1:]
+        name = src.field_name(loc) if src is not None else ".".join(str(p) for p in loc)
+        out.append(Problem(display, where, _describe(err, name)))
+    return out
+
+
+def _describe(err: dict[str, Any], name: str) -> str:
+    """One readable sentence for one pydantic error."""
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    shown = _short(value)
+    if kind == "missing":
+        return f"missing {name}" if name else "missing value"
+    if kind == "extra_forbidden":
+        return f"unknown key '{name}'"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "")
+        return f"{name} {shown} is not one of {expected}"
+    if kind == "union_tag_invalid":
+        return f"kind {_short(ctx.get('tag'))} is not one of {_KIND_TAGS}"
+    if kind == "union_tag_not_found":
+        return f"missing kind (one of {_KIND_TAGS})"
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type"):
+        return f"{name} {shown} is not a number"
+    if kind == "finite_number":
+        return f"{name} must be a finite number, got {shown}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": "≥", "greater_than": ">", "less_than_equal": "≤", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "")
+        return f"{name} must be {op} {bound}, got {shown}"
+    if kind in ("dict_type", "list_type", "string_type", "bool_parsing", "bool_type", "model_type"):
+        wanted = {
+            "dict_type": "a mapping",
+            "list_type": "a list",
+            "string_type": "text",
+            "bool_parsing": "true or false",
+            "bool_type": "true or false",
+            "model_type": "a mapping",
+        }[kind]
+        return f"{name} must be {wanted}, got {shown}"
+    if kind == "too_short":
+        return f"{name} must not be empty"
+    if kind == "value_error":
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        return f"{name}: {msg}" if name else msg
+    return f"{name}: {err.get('msg')} (got {shown})" if name else f"{err.get('msg')} (got {shown})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, display: str) -> None:
+    """Set ``a.b.0.c`` in nested dicts and lists; a missing mapping key is created."""
+    parts = dotted.split(".")
+    node: Any = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            try:
+                idx = int(part)
+                if last:
+                    node[idx] = value
+                else:
+                    node = node[idx]
+            except (ValueError, IndexError):
+                raise ScenarioError([Problem(display, dotted, f"'{part}' is not a row number of that table")]) from None
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise ScenarioError([Problem(display, dotted, f"'{parts[i - 1]}' is not a mapping or a table")])
