@@ -19,12 +19,12 @@ from emtrade.paths import bundled_scenario, bundled_scenarios
 from emtrade.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
+    from emtrade.pipeline import simulate
     from emtrade.results import Results
-    from emtrade.simulate import simulate
 
 __all__ = ["Results", "Scenario", "bundled_scenario", "bundled_scenarios", "load_scenario", "simulate"]
 
-_LAZY = {"simulate": "emtrade.simulate", "Results": "emtrade.results"}
+_LAZY = {"simulate": "emtrade.pipeline", "Results": "emtrade.results"}
 
 
 def __getattr__(name: str) -> Any:

@@ -39,14 +39,18 @@ from emtrade.scenario.schema import Allocation as AllocationSpec
 class Allocation:
     """Permits per emission pair and period (kg/yr), NaN where no allocating cap covers the pair.
 
-    ``permits`` has shape (n_pairs, n_periods); ``government`` lists, per allocating cap and
-    period, the permits that nobody was given (kg/yr): the whole cap under an auction.
+    ``permits`` (shape n_pairs × n_periods) are the permits each enterprise is given free;
+    ``supply`` the permits issued in each pair's name: the same, except under an auction, where
+    the government sells them and ``supply`` is the equal-reduction split of the cap, which sets
+    each market's supply and the firm-level limits of command-and-control (``cac_basis``).
+    ``government`` lists, per allocating cap and period, the permits nobody was given (kg/yr):
+    the whole cap under an auction.
     """
 
     method: str
     permits: np.ndarray
     government: pd.DataFrame  # cap, pollutant, period, unallocated
-    cac_permits: np.ndarray  # the firm-level limits of command-and-control (see cac_basis)
+    supply: np.ndarray
     cac_basis: str
 
 
@@ -66,8 +70,10 @@ def allocate(inputs: Inputs, spec: AllocationSpec) -> Allocation:
             t = periods.index(period)
             members = {int(k): group.at[k, "members"] for k in group.index}
             totals = {int(k): float(group.at[k, "total"]) for k in group.index}
-            codes = {int(k): np.array([pair_index[(int(e), int(pol))] for e in members[k]], dtype=np.int64)
-                     for k in group.index}
+            codes = {
+                int(k): np.array([pair_index[(int(e), int(pol))] for e in members[k]], dtype=np.int64)
+                for k in group.index
+            }
             covered = np.unique(np.concatenate(list(codes.values())))
             if method == "auction":
                 permits[covered, t] = 0.0
@@ -85,8 +91,9 @@ def allocate(inputs: Inputs, spec: AllocationSpec) -> Allocation:
                             f"more than its total {totals[int(k)]:g} kg/yr"
                         )
                 for k in _roots(members):
-                    gov_rows.append((group.at[k, "cap"], group.at[k, "pollutant"], period,
-                                     totals[k] - permits[codes[k], t].sum()))
+                    gov_rows.append(
+                        (group.at[k, "cap"], group.at[k, "pollutant"], period, totals[k] - permits[codes[k], t].sum())
+                    )
                 continue
             w = weights[:, t]
             out = np.zeros(n_pairs)

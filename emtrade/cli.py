@@ -105,18 +105,21 @@ def run(scenario, out, allow_outside, backend, time_limit, mip_gap):
     path = _resolve_scenario(scenario)
     sc = load_scenario(path, allow_outside=allow_outside)
     _print_warnings(sc.warnings)
-    from emtrade.simulate import simulate
+    from emtrade.pipeline import simulate
 
-    overrides = {k: v for k, v in {"backend": backend, "time_limit": time_limit, "mip_gap": mip_gap}.items()
-                 if v is not None}
+    overrides = {
+        k: v for k, v in {"backend": backend, "time_limit": time_limit, "mip_gap": mip_gap}.items() if v is not None
+    }
     res = simulate(sc, **overrides)
     target = Path(out) if out else _default_out(path)
     res.save(target)
     click.echo(headline_table(res))
     _print_warnings([w for w in res.summary.get("warnings", []) if w not in sc.warnings])
     if res.summary["status"] != "optimal":
-        click.echo(f"warning: the solver stopped with status '{res.summary['status']}': results are not proven optimal",
-                   err=True)
+        click.echo(
+            f"warning: the solver stopped with status '{res.summary['status']}': results are not proven optimal",
+            err=True,
+        )
     click.echo(f"results: {target}")
 
 
@@ -167,7 +170,9 @@ def headline_table(res) -> str:
         lines.append("  market            pollutant  period      price CNY/kg   interval")
         for r in shown.itertuples():
             interval = "" if r.price_low == r.price_high else f"[{_num(r.price_low)}, {_num(r.price_high)}]"
-            lines.append(f"  {str(r.market)[:16]:<16}  {r.pollutant:<9}  {str(r.period):<10} {_num(r.price):>13}   {interval}")
+            lines.append(
+                f"  {str(r.market)[:16]:<16}  {r.pollutant:<9}  {r.period!s:<10} {_num(r.price):>13}   {interval}"
+            )
         if len(p) > 12:
             lines.append(f"  ... {len(p) - 12} more markets in prices.csv")
     return "\n".join(lines)

@@ -101,42 +101,114 @@ def build_inputs(sc: Scenario) -> Inputs:
 
     for o in spec.abatement:
         e = enterprise[o.enterprise]
-        base = {"enterprise": o.enterprise, "ent": ent_code[o.enterprise], "kind": o.kind, "fixed_cost": 0.0,
-                "integer": False, "forced": False, "implicit": False}
+        base = {
+            "enterprise": o.enterprise,
+            "ent": ent_code[o.enterprise],
+            "kind": o.kind,
+            "fixed_cost": 0.0,
+            "integer": False,
+            "forced": False,
+            "implicit": False,
+        }
         if o.kind == "linear":
             b = e.baseline.get(o.pollutant, 0.0)
             upper = b if o.max is None else min(o.max, b)
             # cost(q) = intercept*q + slope*q^2/2  ->  linear cost 'intercept', quadratic coefficient 'slope'
-            add({**base, "name": f"linear MAC {o.pollutant}", "pollutant": o.pollutant, "upper": upper,
-                 "cost": o.intercept, "quad": o.slope}, {o.pollutant: 1.0})
+            add(
+                {
+                    **base,
+                    "name": f"linear MAC {o.pollutant}",
+                    "pollutant": o.pollutant,
+                    "upper": upper,
+                    "cost": o.intercept,
+                    "quad": o.slope,
+                },
+                {o.pollutant: 1.0},
+            )
         elif o.kind == "step":
-            add({**base, "name": f"step {o.pollutant} @ {o.cost:g}", "pollutant": o.pollutant,
-                 "upper": o.quantity, "cost": o.cost, "quad": 0.0}, {o.pollutant: 1.0})
+            add(
+                {
+                    **base,
+                    "name": f"step {o.pollutant} @ {o.cost:g}",
+                    "pollutant": o.pollutant,
+                    "upper": o.quantity,
+                    "cost": o.cost,
+                    "quad": 0.0,
+                },
+                {o.pollutant: 1.0},
+            )
         elif o.kind == "technology":
-            add({**base, "name": o.name, "pollutant": "", "upper": 1.0, "cost": o.cost, "quad": 0.0,
-                 "fixed_cost": o.fixed_cost},
-                {p: r * e.baseline.get(p, 0.0) for p, r in o.removal.items()})
+            add(
+                {
+                    **base,
+                    "name": o.name,
+                    "pollutant": "",
+                    "upper": 1.0,
+                    "cost": o.cost,
+                    "quad": 0.0,
+                    "fixed_cost": o.fixed_cost,
+                },
+                {p: r * e.baseline.get(p, 0.0) for p, r in o.removal.items()},
+            )
         elif o.kind == "output_cut":
             output = o.output if o.output is not None else e.output
             upper = output if o.max is None else o.max
-            add({**base, "name": "output cut", "pollutant": "", "upper": upper, "cost": o.margin, "quad": 0.0},
-                {p: b / output for p, b in e.baseline.items()})
+            add(
+                {**base, "name": "output cut", "pollutant": "", "upper": upper, "cost": o.margin, "quad": 0.0},
+                {p: b / output for p, b in e.baseline.items()},
+            )
         elif o.kind == "retire":
-            add({**base, "name": "retirement", "pollutant": "", "upper": 1.0, "cost": o.cost, "quad": 0.0,
-                 "integer": True}, dict(e.baseline))
+            add(
+                {
+                    **base,
+                    "name": "retirement",
+                    "pollutant": "",
+                    "upper": 1.0,
+                    "cost": o.cost,
+                    "quad": 0.0,
+                    "integer": True,
+                },
+                dict(e.baseline),
+            )
     # phase-out: the enterprise closes; its retirement option (or a costless closure) is forced on
     for eid in spec.phase_out:
         retire = [k for k, r in enumerate(opt_rows) if r["enterprise"] == eid and r["kind"] == "retire"]
         if retire:
             opt_rows[retire[0]]["forced"] = True
         else:
-            add({"enterprise": eid, "ent": ent_code[eid], "kind": "retire", "name": "phase-out closure",
-                 "pollutant": "", "upper": 1.0, "cost": 0.0, "quad": 0.0, "fixed_cost": 0.0, "integer": True,
-                 "forced": True, "implicit": True}, dict(enterprise[eid].baseline))
+            add(
+                {
+                    "enterprise": eid,
+                    "ent": ent_code[eid],
+                    "kind": "retire",
+                    "name": "phase-out closure",
+                    "pollutant": "",
+                    "upper": 1.0,
+                    "cost": 0.0,
+                    "quad": 0.0,
+                    "fixed_cost": 0.0,
+                    "integer": True,
+                    "forced": True,
+                    "implicit": True,
+                },
+                dict(enterprise[eid].baseline),
+            )
     options = pd.DataFrame(
         opt_rows,
-        columns=["enterprise", "ent", "kind", "name", "pollutant", "upper", "cost", "quad", "fixed_cost",
-                 "integer", "forced", "implicit"],
+        columns=[
+            "enterprise",
+            "ent",
+            "kind",
+            "name",
+            "pollutant",
+            "upper",
+            "cost",
+            "quad",
+            "fixed_cost",
+            "integer",
+            "forced",
+            "implicit",
+        ],
     )
     options.index.name = "option"
     coef = pd.DataFrame(coef_rows, columns=["option", "pair", "kg_per_unit"])
@@ -197,7 +269,19 @@ def _expand_caps(sc, ent, pairs, pol_code, periods, baseline_of) -> pd.DataFrame
             )
     caps = pd.DataFrame(
         rows,
-        columns=["cap", "pollutant", "pol", "period", "sector", "zone", "total", "baseline", "role", "members", "order"],
+        columns=[
+            "cap",
+            "pollutant",
+            "pol",
+            "period",
+            "sector",
+            "zone",
+            "total",
+            "baseline",
+            "role",
+            "members",
+            "order",
+        ],
     )
     if caps.empty:
         return caps

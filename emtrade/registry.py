@@ -80,16 +80,21 @@ SECTORS: MappingProxyType[str, Sector] = MappingProxyType(
     {
         s.id: s
         for s in (
-            Sector("ferrous", "Ferrous metal smelting", "黑色金属冶炼",
-                   ("Pb", "Zn", "Cd", "As", "Cr6+", "Cr", "Ni", "Hg", "Mn")),
-            Sector("chemicals", "Chemicals, pigments and leather", "化工颜料皮革",
-                   ("Pb", "Cr6+", "Cr", "Cd", "Zn", "Hg", "As", "Mn", "Cu")),
-            Sector("manganese", "Manganese products", "锰制品",
-                   ("Mn", "Cr6+", "Cr", "Cd", "Pb")),
-            Sector("zinc", "Zinc products", "锌制品",
-                   ("Zn", "Cd", "Pb", "As", "Hg")),
-            Sector("electroplating", "Electroplating", "电镀",
-                   ("Cr6+", "Cr", "Ni", "Cu", "Zn", "Cd", "Pb")),
+            Sector(
+                "ferrous",
+                "Ferrous metal smelting",
+                "黑色金属冶炼",
+                ("Pb", "Zn", "Cd", "As", "Cr6+", "Cr", "Ni", "Hg", "Mn"),
+            ),
+            Sector(
+                "chemicals",
+                "Chemicals, pigments and leather",
+                "化工颜料皮革",
+                ("Pb", "Cr6+", "Cr", "Cd", "Zn", "Hg", "As", "Mn", "Cu"),
+            ),
+            Sector("manganese", "Manganese products", "锰制品", ("Mn", "Cr6+", "Cr", "Cd", "Pb")),
+            Sector("zinc", "Zinc products", "锌制品", ("Zn", "Cd", "Pb", "As", "Hg")),
+            Sector("electroplating", "Electroplating", "电镀", ("Cr6+", "Cr", "Ni", "Cu", "Zn", "Cd", "Pb")),
         )
     }
 )
@@ -99,26 +104,29 @@ METALS: MappingProxyType[str, Metal] = MappingProxyType(
     {
         m.id: m
         for m in (
-            Metal("Hg", "Mercury", "汞", 0.0005, True, (0.00005, 0.00005, 0.0001, 0.001, 0.001),
-                  ("mercury", "total Hg")),
-            Metal("Cd", "Cadmium", "镉", 0.005, True, (0.001, 0.005, 0.005, 0.005, 0.01),
-                  ("cadmium", "total Cd")),
-            Metal("Cr6+", "Hexavalent chromium", "六价铬", 0.02, True, (0.01, 0.05, 0.05, 0.05, 0.1),
-                  ("Cr6", "CrVI", "Cr(VI)", "hexavalent chromium")),
-            Metal("As", "Arsenic", "砷", 0.02, True, (0.05, 0.05, 0.05, 0.1, 0.1),
-                  ("arsenic", "total As")),
-            Metal("Pb", "Lead", "铅", 0.025, True, (0.01, 0.01, 0.05, 0.05, 0.1),
-                  ("lead", "total Pb")),
+            Metal(
+                "Hg", "Mercury", "汞", 0.0005, True, (0.00005, 0.00005, 0.0001, 0.001, 0.001), ("mercury", "total Hg")
+            ),
+            Metal("Cd", "Cadmium", "镉", 0.005, True, (0.001, 0.005, 0.005, 0.005, 0.01), ("cadmium", "total Cd")),
+            Metal(
+                "Cr6+",
+                "Hexavalent chromium",
+                "六价铬",
+                0.02,
+                True,
+                (0.01, 0.05, 0.05, 0.05, 0.1),
+                ("Cr6", "CrVI", "Cr(VI)", "hexavalent chromium"),
+            ),
+            Metal("As", "Arsenic", "砷", 0.02, True, (0.05, 0.05, 0.05, 0.1, 0.1), ("arsenic", "total As")),
+            Metal("Pb", "Lead", "铅", 0.025, True, (0.01, 0.01, 0.05, 0.05, 0.1), ("lead", "total Pb")),
             Metal("Ni", "Nickel", "镍", 0.025, True, _NA5, ("nickel", "total Ni")),
             Metal("Ag", "Silver", "银", 0.02, True, _NA5, ("silver",)),
             Metal("Be", "Beryllium", "铍", 0.01, True, _NA5, ("beryllium",)),
-            Metal("Cr", "Total chromium", "总铬", 0.04, True, _NA5,
-                  ("total Cr", "TCr", "chromium")),
+            Metal("Cr", "Total chromium", "总铬", 0.04, True, _NA5, ("total Cr", "TCr", "chromium")),
             Metal("Se", "Selenium", "硒", 0.02, False, _NA5, ("selenium",)),
             Metal("Cu", "Copper", "铜", 0.1, False, (0.01, 1.0, 1.0, 1.0, 1.0), ("copper",)),
             Metal("Zn", "Zinc", "锌", 0.2, False, (0.05, 1.0, 1.0, 2.0, 2.0), ("zinc",)),
-            Metal("Mn", "Manganese", "锰", 0.2, False, (0.1, None, None, None, None),
-                  ("manganese",)),
+            Metal("Mn", "Manganese", "锰", 0.2, False, (0.1, None, None, None, None), ("manganese",)),
         )
     }
 )

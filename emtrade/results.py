@@ -40,8 +40,19 @@ SIGNIFICANT_DIGITS = 12
 TABLES = ("enterprises", "firms", "prices", "caps", "options", "abatement")
 #: text columns (everything else is numeric or boolean)
 TEXT_COLUMNS = {
-    "enterprise", "sector", "zone", "pollutant", "period", "market", "cap", "role", "implied_by",
-    "kind", "name", "unit", "status",
+    "enterprise",
+    "sector",
+    "zone",
+    "pollutant",
+    "period",
+    "market",
+    "cap",
+    "role",
+    "implied_by",
+    "kind",
+    "name",
+    "unit",
+    "status",
 }
 BOOL_COLUMNS = {"binding", "adopted"}
 UNITS = {
@@ -79,8 +90,10 @@ def tidy(df: pd.DataFrame) -> pd.DataFrame:
             df[col] = df[col].astype(bool)
         elif col in TEXT_COLUMNS:
             df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str).astype(object)
-        elif pd.api.types.is_numeric_dtype(df[col]):
+        elif pd.api.types.is_float_dtype(df[col]):
             df[col] = round_sig(df[col].to_numpy(dtype=float))
+        elif pd.api.types.is_integer_dtype(df[col]):
+            df[col] = df[col].astype(np.int64)
     return df.reset_index(drop=True)
 
 
@@ -98,6 +111,7 @@ class Results:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.summary = _json_safe(self.summary)
         for name in TABLES:
             setattr(self, name, tidy(getattr(self, name)))
 
@@ -127,8 +141,9 @@ class Results:
     def write_files(self, folder: Path) -> None:
         """Write the tables and the summary into an existing ``folder`` (not atomic by itself)."""
         for name in TABLES:
-            getattr(self, name).to_csv(folder / f"{name}.csv", index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g",
-                                       lineterminator="\n")
+            getattr(self, name).to_csv(
+                folder / f"{name}.csv", index=False, float_format=f"%.{SIGNIFICANT_DIGITS}g", lineterminator="\n"
+            )
         (folder / "summary.json").write_text(dumps_json(self.summary) + "\n", encoding="utf-8")
 
     @classmethod
@@ -143,8 +158,12 @@ class Results:
                 raise FileNotFoundError(f"{path}: missing; is this an emtrade results folder?")
             head = pd.read_csv(path, nrows=0).columns
             dtypes = {c: str for c in head if c in TEXT_COLUMNS}
-            df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values={
-                c: ["", "nan", "NaN"] for c in head if c not in TEXT_COLUMNS})
+            df = pd.read_csv(
+                path,
+                dtype=dtypes,
+                keep_default_na=False,
+                na_values={c: ["", "nan", "NaN"] for c in head if c not in TEXT_COLUMNS},
+            )
             for c in head:
                 if c in BOOL_COLUMNS:
                     df[c] = df[c].astype(str).str.lower().eq("true")

@@ -40,17 +40,17 @@ class Built:
     inputs: Inputs
     scope: str
     K: sp.csr_matrix  # (pairs·T) × (options·T): kg/yr abated per unit of activity
-    permits: np.ndarray  # (pairs, T) allocation used for the market pools, NaN where uncovered
+    permits: np.ndarray  # (pairs, T) permits held free by the enterprises, NaN where uncovered
     market_of: np.ndarray  # (pairs·T,) market row number (−1 where uncovered)
     markets: pd.DataFrame  # one row per market: market, pollutant, period, permits, baseline
     caps: pd.DataFrame  # inputs.caps with 'row' (−1 if implied by the markets) and 'implied_by'
 
 
-def build_model(inputs: Inputs, allocation: Allocation, scope: str, *, cac: bool = False) -> Built:
+def build_model(inputs: Inputs, allocation: Allocation, scope: str) -> Built:
     """Build the least-cost model for a trading ``scope`` ('none' is command-and-control).
 
-    With ``cac`` the firm-level limits are ``allocation.cac_permits`` (equal to the allocation
-    except under an auction, where firms hold no free permits).
+    Market supplies come from ``allocation.supply`` (the free allocation, or under an auction the
+    permits the government sells in each market); ``Built.permits`` are the permits firms hold.
     """
     if scope not in TRADING_SCOPES:
         raise ValueError(f"unknown trading scope {scope!r}")
@@ -64,10 +64,9 @@ def build_model(inputs: Inputs, allocation: Allocation, scope: str, *, cac: bool
     activity = define_activity(prob, inputs)
     define_adoption(prob, inputs, activity.start)
     define_abatement_limit(prob, inputs, K, activity.start)
-    permits = allocation.cac_permits if cac else allocation.permits
-    market_of, markets = define_markets(prob, inputs, K, activity.start, permits, scope)
+    market_of, markets = define_markets(prob, inputs, K, activity.start, allocation.supply, scope)
     caps = define_caps(prob, inputs, K, activity.start, market_of, markets)
-    return Built(prob, inputs, scope, K, permits, market_of, markets, caps)
+    return Built(prob, inputs, scope, K, allocation.permits, market_of, markets, caps)
 
 
 def define_activity(prob: Problem, inputs: Inputs):
@@ -157,8 +156,9 @@ def define_abatement_limit(prob: Problem, inputs: Inputs, K: sp.csr_matrix, act0
             "period": np.array(inputs.periods, dtype=object)[need // n_pairs],
         }
     )
-    prob.add_rows("abatement_limit", index, sub.row, sub.col + act0, sub.data, upper=base[need],
-                  doc="Σ_o k_op v_ot ≤ b_ip")
+    prob.add_rows(
+        "abatement_limit", index, sub.row, sub.col + act0, sub.data, upper=base[need], doc="Σ_o k_op v_ot ≤ b_ip"
+    )
 
 
 def market_groups(inputs: Inputs, scope: str) -> np.ndarray:
@@ -174,7 +174,7 @@ def market_groups(inputs: Inputs, scope: str) -> np.ndarray:
 
 
 def define_markets(
-    prob: Problem, inputs: Inputs, K: sp.csr_matrix, act0: int, permits: np.ndarray, scope: str
+    prob: Problem, inputs: Inputs, K: sp.csr_matrix, act0: int, supply: np.ndarray, scope: str
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Rows ``market``: in each market m (metal p, trading group g, period t) discharge is covered by permits,
 
@@ -187,7 +187,7 @@ def define_markets(
     n_pairs, n_t = len(inputs.pairs), len(inputs.periods)
     group = market_groups(inputs, scope)
     pol = inputs.pairs.pollutant.to_numpy(dtype=object)
-    covered = ~np.isnan(permits)  # (pairs, T)
+    covered = ~np.isnan(supply)  # (pairs, T)
     keys = []
     market_of = np.full(n_pairs * n_t, -1, dtype=np.int64)
     frames = []
@@ -206,17 +206,22 @@ def define_markets(
         markets["permits"] = markets["baseline"] = pd.Series(dtype=float)
         return market_of, markets
     rows_pt = np.flatnonzero(market_of >= 0)
-    M = sp.csr_matrix(
-        (np.ones(len(rows_pt)), (market_of[rows_pt], rows_pt)), shape=(len(markets), n_pairs * n_t)
-    )
+    M = sp.csr_matrix((np.ones(len(rows_pt)), (market_of[rows_pt], rows_pt)), shape=(len(markets), n_pairs * n_t))
     base = np.tile(inputs.pairs.baseline.to_numpy(dtype=float), n_t)
-    pool = M @ np.nan_to_num(permits.T.reshape(-1), nan=0.0)
+    pool = M @ np.nan_to_num(supply.T.reshape(-1), nan=0.0)
     market_base = M @ base
     markets["permits"] = pool
     markets["baseline"] = market_base
     A = (M @ K).tocoo()
-    prob.add_rows("market", markets[["market", "pollutant", "period"]], A.row, A.col + act0, -A.data,
-                  upper=pool - market_base, doc="Σ e ≤ Σ a per market; dual = permit price")
+    prob.add_rows(
+        "market",
+        markets[["market", "pollutant", "period"]],
+        A.row,
+        A.col + act0,
+        -A.data,
+        upper=pool - market_base,
+        doc="Σ e ≤ Σ a per market; dual = permit price",
+    )
     return market_of, markets
 
 
@@ -264,6 +269,13 @@ def define_caps(
     base = np.tile(inputs.pairs.baseline.to_numpy(dtype=float), len(inputs.periods))
     A = (C @ K).tocoo()
     sub = caps.loc[keep]
-    prob.add_rows("cap", sub[["cap", "pollutant", "period"]], A.row, A.col + act0, -A.data,
-                  upper=sub.total.to_numpy(dtype=float) - C @ base, doc="Σ_{S_c} e ≤ T_c; dual = shadow price")
+    prob.add_rows(
+        "cap",
+        sub[["cap", "pollutant", "period"]],
+        A.row,
+        A.col + act0,
+        -A.data,
+        upper=sub.total.to_numpy(dtype=float) - C @ base,
+        doc="Σ_{S_c} e ≤ T_c; dual = shadow price",
+    )
     return caps

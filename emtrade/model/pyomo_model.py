@@ -65,8 +65,9 @@ def _build(a: dict, col_blocks, row_blocks, offset: float = 0.0) -> pyo.Concrete
         setattr(m, name, pyo.Constraint(range(stop - start), rule=rule, doc=doc))
     cost, quad = a["col_cost"], a["col_quad"]
     nz = np.flatnonzero(cost)
-    lin = LinearExpression(constant=float(offset), linear_coefs=[float(cost[j]) for j in nz],
-                           linear_vars=[var_of[j] for j in nz])
+    lin = LinearExpression(
+        constant=float(offset), linear_coefs=[float(cost[j]) for j in nz], linear_vars=[var_of[j] for j in nz]
+    )
     qz = np.flatnonzero(quad)
     obj = lin + sum(0.5 * float(quad[j]) * var_of[j] ** 2 for j in qz) if len(qz) else lin
     m.cost = pyo.Objective(expr=obj, sense=pyo.minimize, doc="resource cost of abatement, CNY")
@@ -85,18 +86,20 @@ def solve_arrays_with_pyomo(a: dict, options):
     n, nrows = len(a["col_cost"]), a["A"].shape[0]
     m = _build(a, [("x", 0, n, "")], [("row", 0, nrows, "")])
     solver_options = {"mip_rel_gap": float(options.mip_gap), "qp_regularization_value": 0.0}
-    kwargs = {"solver_options": solver_options, "load_solutions": False,
-              "raise_exception_on_nonoptimal_result": False}
+    kwargs = {"solver_options": solver_options, "load_solutions": False, "raise_exception_on_nonoptimal_result": False}
     if options.time_limit:
         kwargs["time_limit"] = float(options.time_limit)
     res = Highs().solve(m, **kwargs)
     tc = res.termination_condition
     if tc == TerminationCondition.provenInfeasible or tc == TerminationCondition.infeasibleOrUnbounded:
         return _Run("infeasible", None, None, float("nan"))
-    status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else (
-        "time_limit" if tc == TerminationCondition.maxTimeLimit else "other")
+    status = (
+        "optimal"
+        if tc == TerminationCondition.convergenceCriteriaSatisfied
+        else ("time_limit" if tc == TerminationCondition.maxTimeLimit else "other")
+    )
     try:
-        values = res.solution_loader.get_primals()
+        values = res.solution_loader.get_vars()
     except Exception:
         return _Run(status, None, None, float("nan"))
     x = np.array([values[v] for v in m._emtrade_vars], dtype=float)
@@ -111,5 +114,4 @@ def solve_arrays_with_pyomo(a: dict, options):
     gap = None
     if bound is not None and res.incumbent_objective is not None:
         gap = abs(res.incumbent_objective - bound) / max(1e-10, abs(res.incumbent_objective))
-    return _Run(status, x, dual, float(res.incumbent_objective or 0.0),
-                None if bound is None else float(bound), gap)
+    return _Run(status, x, dual, float(res.incumbent_objective or 0.0), None if bound is None else float(bound), gap)

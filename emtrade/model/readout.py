@@ -136,13 +136,16 @@ def read_outcome(built: Built, sol: Solution) -> Outcome:
 
     caps = built.caps.copy()
     if len(caps):
-        pair_code = {(int(e), int(p)): k for k, (e, p) in enumerate(zip(inputs.pairs.ent, inputs.pairs.pol, strict=True))}
+        pair_code = {
+            (int(e), int(p)): k for k, (e, p) in enumerate(zip(inputs.pairs.ent, inputs.pairs.pol, strict=True))
+        }
         em_cap, shadow_cap = [], []
         cap_rows = prob.rows.get("cap")
         for k in caps.index:
             t = inputs.periods.index(caps.at[k, "period"])
-            pts = t * n_pairs + np.array([pair_code[(int(e), int(caps.at[k, "pol"]))] for e in caps.at[k, "members"]],
-                                         dtype=np.int64)
+            pts = t * n_pairs + np.array(
+                [pair_code[(int(e), int(caps.at[k, "pol"]))] for e in caps.at[k, "members"]], dtype=np.int64
+            )
             em_cap.append(float(emissions[pts].sum()))
             r = int(caps.at[k, "row"])
             if r >= 0 and cap_rows is not None:

@@ -54,7 +54,6 @@ def check_references(sc: Scenario) -> tuple[list[Problem], list[str]]:
             err("periods", f"period '{t}' is listed {n} times")
 
     # enterprises
-    ids = [e.id for e in spec.enterprises]
     first_row: dict[str, int] = {}
     for i, e in enumerate(spec.enterprises):
         if e.id in first_row:
@@ -65,7 +64,10 @@ def check_references(sc: Scenario) -> tuple[list[Problem], list[str]]:
             values = getattr(e, key) or {}
             for p in values:
                 if p not in pset:
-                    err(where("enterprises", i), f"{key} names '{p}', which is not in pollutants ({', '.join(pollutants)})")
+                    err(
+                        where("enterprises", i),
+                        f"{key} names '{p}', which is not in pollutants ({', '.join(pollutants)})",
+                    )
         if not any(v > 0 for v in e.baseline.values()):
             warnings.append(f"{where('enterprises', i)}: enterprise '{e.id}' discharges nothing (all baselines zero)")
     ents = {e.id: e for e in spec.enterprises}
@@ -124,7 +126,8 @@ def check_references(sc: Scenario) -> tuple[list[Problem], list[str]]:
             err(w, f"period '{c.period}' is not one of the periods ({', '.join(periods)})")
             continue
         emitters = [
-            e for e in spec.enterprises
+            e
+            for e in spec.enterprises
             if (c.sector is None or e.sector == c.sector)
             and (c.zone is None or e.zone == c.zone)
             and e.baseline.get(c.pollutant, 0) > 0
@@ -158,14 +161,17 @@ def check_references(sc: Scenario) -> tuple[list[Problem], list[str]]:
         missing = [e.id for e in spec.enterprises if e.output is None and any(e.baseline.get(p, 0) > 0 for p in capped)]
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            err("allocation.method", f"'benchmark' needs the output (t/yr) of every capped enterprise; missing: {shown}")
+            err(
+                "allocation.method", f"'benchmark' needs the output (t/yr) of every capped enterprise; missing: {shown}"
+            )
         for sector, table in (alloc.benchmarks or {}).items():
             for p in table:
                 if p not in pset:
                     err(f"allocation.benchmarks.{sector}", f"'{p}' is not in pollutants ({', '.join(pollutants)})")
     if alloc.method == "given":
         lacking = [
-            e.id for e in spec.enterprises
+            e.id
+            for e in spec.enterprises
             if any(e.baseline.get(p, 0) > 0 and (e.allocation or {}).get(p) is None for p in capped)
         ]
         if lacking:
@@ -174,5 +180,8 @@ def check_references(sc: Scenario) -> tuple[list[Problem], list[str]]:
     if spec.trading.scope == "zone":
         nozone = [e.id for e in spec.enterprises if not e.zone]
         if nozone:
-            err("trading.scope", f"'zone' trading needs a zone for every enterprise; missing for {', '.join(nozone[:5])}")
+            err(
+                "trading.scope",
+                f"'zone' trading needs a zone for every enterprise; missing for {', '.join(nozone[:5])}",
+            )
     return problems, warnings

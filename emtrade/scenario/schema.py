@@ -125,9 +125,13 @@ class TechnologyOption(_Option):
     kind: Literal["technology"]
     name: str = Field(min_length=1, description="Name of the technology.")
     removal: dict[str, Share] = Field(description="Share of each metal's baseline removed at full adoption.")
-    cost: NonNegMoney = Field(description="Running cost at full adoption.", json_schema_extra=_unit("CNY/yr"))
+    cost: Money = Field(
+        description="Running cost at full adoption; negative for a process change that pays for itself.",
+        json_schema_extra=_unit("CNY/yr"),
+    )
     fixed_cost: NonNegMoney = Field(
-        0.0, description="Cost paid once any share is adopted (lumpy investment, annualised).",
+        0.0,
+        description="Cost paid once any share is adopted (lumpy investment, annualised).",
         json_schema_extra=_unit("CNY/yr"),
     )
 
@@ -141,7 +145,10 @@ class OutputCutOption(_Option):
     kind: Literal["output_cut"]
     margin: NonNegMoney = Field(description="Profit lost per tonne not produced.", json_schema_extra=_unit("CNY/t"))
     output: float | None = Field(
-        None, gt=0, le=1e12, description="Output the cut applies to; defaults to the enterprise's output.",
+        None,
+        gt=0,
+        le=1e12,
+        description="Output the cut applies to; defaults to the enterprise's output.",
         json_schema_extra=_unit("t/yr"),
     )
     max: float | None = Field(
@@ -216,7 +223,9 @@ class Allocation(_Strict):
         json_schema_extra=_unit("kg/t"),
     )
     benchmark_percentile: float = Field(
-        10.0, gt=0, le=100,
+        10.0,
+        gt=0,
+        le=100,
         description="Where no benchmark is given: the sector's intensity at this percentile (the cleanest firms).",
     )
 
@@ -234,7 +243,9 @@ class Trading(_Strict):
 class SolverOptions(_Strict):
     """How the optimisation is solved."""
 
-    time_limit: float | None = Field(None, gt=0, description="Wall-clock limit per solve.", json_schema_extra=_unit("s"))
+    time_limit: float | None = Field(
+        None, gt=0, description="Wall-clock limit per solve.", json_schema_extra=_unit("s")
+    )
     mip_gap: float = Field(1e-6, ge=0, le=1, description="Relative MIP gap at which the search stops.")
     backend: Literal["highs", "pyomo"] = Field(
         "highs",

@@ -155,9 +155,7 @@ def _read_xlsx(path: Path, display: str) -> tuple[TableRows | None, list[Problem
             header.pop()
         if not header:
             return None, [Problem(display, "row 1", "the header row is empty")]
-        problems = [
-            Problem(display, "row 1", f"column {i + 1} has no name") for i, h in enumerate(header) if not h
-        ]
+        problems = [Problem(display, "row 1", f"column {i + 1} has no name") for i, h in enumerate(header) if not h]
         if len(set(header)) != len(header):
             problems.append(Problem(display, "row 1", "a column name appears twice"))
         rows, lines = [], []

@@ -62,7 +62,7 @@ def simulate(scenario: Scenario | str | dict[str, Any], **solver_overrides: Any)
 
     # command-and-control: the same caps, every enterprise held to its own permits
     t2 = time.perf_counter()
-    cac_built = build_model(inputs, alloc, "none", cac=True)
+    cac_built = build_model(inputs, alloc, "none")
     cac_notes: list[str] = []
     try:
         cac_sol = solve_problem(cac_built.problem, SolveOptions(**{**opts.__dict__, "price_intervals": False}))
@@ -86,8 +86,9 @@ def simulate(scenario: Scenario | str | dict[str, Any], **solver_overrides: Any)
     return _assemble(sc, inputs, alloc, built, sol, trade, cac, cac_status, cac_notes, timings, opts)
 
 
-def _assemble(sc, inputs, alloc, built, sol, trade: Outcome, cac: Outcome | None, cac_status, cac_notes,
-              timings, opts) -> Results:
+def _assemble(
+    sc, inputs, alloc, built, sol, trade: Outcome, cac: Outcome | None, cac_status, cac_notes, timings, opts
+) -> Results:
     n_t, n_pairs = len(inputs.periods), len(inputs.pairs)
     pairs = inputs.pairs
     ent = inputs.enterprises
@@ -124,38 +125,84 @@ def _assemble(sc, inputs, alloc, built, sol, trade: Outcome, cac: Outcome | None
     )
     firms = (
         enterprises.groupby(["enterprise", "period"], sort=False)
-        .agg(sector=("sector", "first"), zone=("zone", "first"), abatement_cost=("abatement_cost", "sum"),
-             permit_cost=("permit_cost", "sum"), cac_cost=("cac_abatement_cost", "sum"))
+        .agg(
+            sector=("sector", "first"),
+            zone=("zone", "first"),
+            abatement_cost=("abatement_cost", "sum"),
+            permit_cost=("permit_cost", "sum"),
+            cac_cost=("cac_abatement_cost", "sum"),
+        )
         .reset_index()
     )
     if cac is None:
         firms["cac_cost"] = np.nan
     firms["net_cost"] = firms.abatement_cost + firms.permit_cost
     firms["savings"] = firms.cac_cost - firms.net_cost
-    firms = firms[["enterprise", "sector", "zone", "period", "abatement_cost", "permit_cost", "net_cost",
-                   "cac_cost", "savings"]]
+    firms = firms[
+        ["enterprise", "sector", "zone", "period", "abatement_cost", "permit_cost", "net_cost", "cac_cost", "savings"]
+    ]
 
     bought = np.bincount(built.market_of[covered], weights=np.maximum(net[covered], 0.0), minlength=len(prices))
     prices = prices.assign(bought=bought)[
-        ["market", "pollutant", "period", "price", "price_low", "price_high", "permits", "emissions", "baseline",
-         "bought"]
+        [
+            "market",
+            "pollutant",
+            "period",
+            "price",
+            "price_low",
+            "price_high",
+            "permits",
+            "emissions",
+            "baseline",
+            "bought",
+        ]
     ]
     caps = trade.caps
     if len(caps):
         caps = caps.assign(binding=caps.emissions >= caps.total - 1e-6 * np.maximum(1.0, caps.total))[
-            ["cap", "pollutant", "period", "sector", "zone", "role", "total", "baseline", "emissions",
-             "shadow_price", "binding", "implied_by"]
+            [
+                "cap",
+                "pollutant",
+                "period",
+                "sector",
+                "zone",
+                "role",
+                "total",
+                "baseline",
+                "emissions",
+                "shadow_price",
+                "binding",
+                "implied_by",
+            ]
         ]
     else:
-        caps = pd.DataFrame(columns=["cap", "pollutant", "period", "sector", "zone", "role", "total", "baseline",
-                                     "emissions", "shadow_price", "binding", "implied_by"])
+        caps = pd.DataFrame(
+            columns=[
+                "cap",
+                "pollutant",
+                "period",
+                "sector",
+                "zone",
+                "role",
+                "total",
+                "baseline",
+                "emissions",
+                "shadow_price",
+                "binding",
+                "implied_by",
+            ]
+        )
 
     total_cost = float(trade.cost.sum())
     cac_total = float(cac.cost.sum()) if cac is not None else None
-    revenue = float((market_price * np.where(covered, trade.emissions, 0.0)).sum()) if alloc.method == "auction" else 0.0
+    revenue = (
+        float((market_price * np.where(covered, trade.emissions, 0.0)).sum()) if alloc.method == "auction" else 0.0
+    )
     price_records = [
-        {k: (r[k] if not isinstance(r[k], float) or np.isfinite(r[k]) else None) for k in
-         ("market", "pollutant", "period", "price", "price_low", "price_high")}
+        {
+            k: (r[k] if not isinstance(r[k], float) or np.isfinite(r[k]) else None)
+            for k in ("market", "pollutant", "period", "price", "price_low", "price_high")
+        }
         for r in prices.to_dict("records")
     ]
     summary = {
@@ -166,10 +213,13 @@ def _assemble(sc, inputs, alloc, built, sol, trade: Outcome, cac: Outcome | None
         "savings": None if cac_total is None else cac_total - total_cost,
         "savings_share": None if not cac_total else (cac_total - total_cost) / cac_total,
         "prices": price_records,
-        "emissions": {p: float(trade.emissions[np.tile(pairs.pollutant.to_numpy(), n_t) == p].sum())
-                      for p in inputs.pollutants},
-        "baseline": {p: float(np.tile(pairs.baseline.to_numpy(), n_t)[np.tile(pairs.pollutant.to_numpy(), n_t) == p].sum())
-                     for p in inputs.pollutants},
+        "emissions": {
+            p: float(trade.emissions[np.tile(pairs.pollutant.to_numpy(), n_t) == p].sum()) for p in inputs.pollutants
+        },
+        "baseline": {
+            p: float(np.tile(pairs.baseline.to_numpy(), n_t)[np.tile(pairs.pollutant.to_numpy(), n_t) == p].sum())
+            for p in inputs.pollutants
+        },
         "permits_traded": float(bought.sum()),
         "government_revenue": revenue,
         "allocation_method": alloc.method,
@@ -180,8 +230,8 @@ def _assemble(sc, inputs, alloc, built, sol, trade: Outcome, cac: Outcome | None
         "mip_gap": sol.mip_gap,
         "periods": list(inputs.periods),
         "pollutants": list(inputs.pollutants),
-        "n_enterprises": int(len(ent)),
-        "n_options": int(len(inputs.options)),
+        "n_enterprises": len(ent),
+        "n_options": len(inputs.options),
         "model": built.problem.summary(),
         "notes": sol.notes + cac_notes,
         "warnings": list(sc.warnings) + _scope_warnings(inputs, built),

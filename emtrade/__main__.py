@@ -1,0 +1,5 @@
+"""``python -m emtrade`` runs the command line."""
+
+from emtrade.cli import main
+
+main()

@@ -1,0 +1,761 @@
+"""Generate the bundled Xiangtan scenario: synthetic enterprises, abatement menus, sector caps.
+
+    /work/main/.venv/bin/python scenarios/xiangtan/generate.py
+
+writes ``enterprises.csv``, ``abatement.csv``, ``caps.csv``, ``zones.csv`` and ``scenario.yaml``
+beside this file, and prints a calibration summary. The run is deterministic (numpy's PCG64 with
+the fixed ``SEED``; no network, no clock), so running it again reproduces the committed files byte
+for byte. Numbers are written with a fixed number of significant digits, so the files do not
+depend on the last bits of the floating-point arithmetic.
+
+Every enterprise is **synthetic**: no real firm is named or described. The population is built
+from the sourced figures in ``/work/shared/docs/domain-facts.md`` (cited below as "DF §x.y",
+with the reliability grade A/B/C/D or "Derived" given there); every assumption of our own is a
+named constant marked "assumption". ``docs/data.md`` explains the construction for readers.
+
+How a firm is built
+-------------------
+1. **Size**: output (the sector's physical unit per year, see ``OUTPUT_UNITS``) drawn from a
+   log-normal distribution clipped to the sector's range (DF §3.2, §9).
+2. **Wastewater**: output × a water intensity (m³ per unit of output; DF §2.2, §3.1).
+3. **Effluent concentration** of each metal = the applicable discharge limit (DF §2.1) × a
+   compliance ratio. Most firms discharge below the limit (ratio 0.2–1); "backward" firms
+   (环保不达标企业, which the speech says must be brought into line) discharge above it.
+   For the zinc-products SMEs and the inorganic-chemicals SMEs, whose water intensity is not
+   sourced, the wastewater is scaled by one factor so that their mean Pb, As and Cd discharges come
+   as close as one factor allows to the per-firm averages of the 39 Zhuzhou Qingshuitang SMEs
+   closed in 2011 (Pb 8.7, As 18.1, Cd 4.3 kg/yr; DF §3.1, B).
+4. **Baseline** (kg/yr) = wastewater (m³/yr) × concentration (mg/L = g/m³) / 1000: the 2016
+   discharge with current treatment and no further abatement. **History** (the grandfathering
+   basis: the firm's 2014 discharge) = baseline × a factor within ±20 %.
+
+The abatement menu of a firm (one row per option; removal shares are shares of the baseline and
+the options of one firm add up linearly, so they are written as *increments*):
+
+- **Stage 1** (backward firms only): the upgrade that brings the effluent to the basic standard
+  (sulfide precipitation, iron-salt co-precipitation for As, Cr6+ reduction + precipitation,
+  MnO₂-seeded aeration for Mn; DF §4.1). Removal 1 − target/concentration for metals above the
+  limit, a small co-removal for the others. Running cost CNY/m³ × wastewater, plus for larger
+  firms a lumpy investment (``fixed_cost``, annualised).
+- **Stage 2**: polishing from the basic standard to the special limits (特别排放限值). Small
+  firms get it as one joint technology (CNY/m³ × wastewater); large plants get metal-specific
+  ``step`` rows whose CNY/kg follow from CNY/m³ ÷ g/m³ removed — the steep segment of the MAC
+  ladder (DF §4.3, Derived: Pb ≈ 3,000–10,000, Cd ≈ 30,000–100,000 CNY/kg).
+- **Stage 3** (the larger firms of some sectors): membrane reuse (UF/RO) removing most of what is
+  left after stage 2, the dearest polishing stage, with a lumpy investment.
+- **Sector-specific process changes**: EMM clean production (closed-loop rinsing; a negative
+  running cost, DF §4.2, B), chrome-liquor recycling in tanneries, the steel mill's No.3
+  blast-furnace dust and water-treatment retrofit (DF §6.2, B) and cold-rolling Cr6+ upgrade.
+- **Output cut** (限产) for every firm at its profit margin (CNY per unit of output), which also
+  guarantees that command-and-control is feasible.
+- **Retirement** (closure, binary) for small backward plants below the sector's entry threshold.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SEED = 2016  # fixed: the scenario's base year
+
+# --------------------------------------------------------------------------------------------------
+# Metals, standards and caps
+# --------------------------------------------------------------------------------------------------
+
+#: the metals modelled (DF §9.1: Pb, Cd, Hg, As, Cr6+, total Cr capped; Mn, Zn tracked; Ni, Cu
+#: optional, kept because electroplating discharges them, DF §1.2 (A))
+POLLUTANTS = ("Pb", "Cd", "Hg", "As", "Cr6+", "Cr", "Ni", "Cu", "Zn", "Mn")
+
+#: Discharge limits in mg/L (DF §2.1). "basic" is the limit an existing source must meet in 2016;
+#: "special" the special emission limit (特别排放限值) that polishing aims at.
+LIMITS: dict[str, dict[str, float]] = {
+    # GB 21900-2008 Table 2 (existing electroplating sources from 2010-07-01). Pb/Cd/Hg/Cr/Cr6+ B
+    # (DB41/777 repeats them); Ni, Zn, Cu D.
+    "GB21900_T2": {"Pb": 0.2, "Cd": 0.05, "Hg": 0.01, "Cr6+": 0.2, "Cr": 1.0, "Ni": 0.5, "Zn": 1.5, "Cu": 0.5},
+    # GB 21900-2008 Table 3 special limits. Pb/Cd/Cr/Cr6+/Ni A; Zn, Cu D.
+    "GB21900_T3": {"Pb": 0.1, "Cd": 0.01, "Hg": 0.005, "Cr6+": 0.1, "Cr": 0.5, "Ni": 0.1, "Zn": 1.0, "Cu": 0.3},
+    # GB 25466-2010 (lead & zinc) Table 2: Pb/Cd/Hg/As B (via DB41/777); Zn D.
+    "GB25466_T2": {"Pb": 0.5, "Cd": 0.05, "Hg": 0.03, "As": 0.3, "Zn": 1.5},
+    # GB 25466-2010 Table 3 special limits: all D.
+    "GB25466_T3": {"Pb": 0.2, "Cd": 0.02, "Hg": 0.01, "As": 0.1, "Zn": 1.0},
+    # GB 13456-2012 (iron & steel) Table 2 and Table 3: all D (tables not retrieved); Mn from GB 8978 (A).
+    "GB13456_T2": {"Pb": 1.0, "Cd": 0.1, "Hg": 0.05, "As": 0.5, "Cr6+": 0.5, "Cr": 1.5, "Ni": 1.0, "Zn": 2.0,
+                   "Mn": 2.0},
+    "GB13456_T3": {"Pb": 0.1, "Cd": 0.01, "Hg": 0.01, "As": 0.1, "Cr6+": 0.05, "Cr": 0.1, "Ni": 0.05, "Zn": 1.0,
+                   "Mn": 0.5},
+    # GB 30486-2013 (leather) Table 2: C + D; special limits D.
+    "GB30486_T2": {"Cr6+": 0.1, "Cr": 1.5},
+    "GB30486_SP": {"Cr6+": 0.05, "Cr": 0.5},
+    # GB 8978-1996 class-1 pollutants (workshop outlet) and grade-1 Zn/Cu/Mn: A. Used for the
+    # chemicals and manganese sectors, whose own standard (GB 31573-2015) was not retrieved.
+    "GB8978": {"Pb": 1.0, "Cd": 0.1, "Hg": 0.05, "As": 0.5, "Cr6+": 0.5, "Cr": 1.5, "Ni": 1.0, "Zn": 2.0,
+               "Cu": 0.5, "Mn": 2.0},
+    # Assumption: polishing targets for chemicals/manganese (no special limits retrieved): GB 21900
+    # Table 3 for Pb/Cd/Cr/Cr6+/Ni (A), Hg 0.005 and As 0.1 (D), Zn 1.0 and Cu 0.3 (D), and Mn 0.5,
+    # just above the < 0.4 mg/L outlet of MnO₂-seeded aeration on EMM wastewater (DF §4.1, B).
+    "SPECIAL_PROXY": {"Pb": 0.1, "Cd": 0.01, "Hg": 0.005, "As": 0.1, "Cr6+": 0.1, "Cr": 0.5, "Ni": 0.1, "Zn": 1.0,
+                      "Cu": 0.3, "Mn": 0.5},
+}
+
+#: Sector-wide cap reductions vs the 2016 baseline (share cut). Pb and Cd: Xiangtan's 2015–2017
+#: plan, −12 % by end-2017 (DF §6.2, B), applied in full to the single period 2016. As, Hg, total
+#: Cr and Cr6+: assumption −10 %, the national cut for the key heavy metals in the MEE 2018
+#: Opinion (−10 % vs 2013 by 2020, DF §1.1, B). Mn (manganese sector only): assumption −10 %,
+#: standing for the manganese-mine area remediation (phase III, DF §6.2, B; no number published).
+#: Zn, Ni and Cu are tracked, not capped (DF §9.1).
+CAP_REDUCTION = {"Pb": 0.12, "Cd": 0.12, "As": 0.10, "Hg": 0.10, "Cr6+": 0.10, "Cr": 0.10}
+CAP_REDUCTION_SECTOR_ONLY = {"Mn": ("manganese", 0.10)}
+
+# --------------------------------------------------------------------------------------------------
+# Economics shared by the sectors
+# --------------------------------------------------------------------------------------------------
+
+OPERATING_DAYS = 330  # assumption: days of discharge per year, to size treatment plants in m³/d
+#: capital recovery factor at 8 %/yr over 10 years: 0.08 / (1 − 1.08⁻¹⁰) (assumption)
+CRF = 0.08 / (1 - 1.08**-10)
+#: Capex of a new or upgraded wastewater plant, CNY per (m³/d) of capacity. Full acid-wastewater
+#: plants at lead-zinc smelters cost 9,800–12,270 CNY per (m³/d) (DF §4.2, C); an upgrade of an
+#: existing plant is taken at about a third of that (assumption), membrane reuse at the full figure.
+CAPEX_UPGRADE_PER_M3D = (1500.0, 3000.0)
+CAPEX_MEMBRANE_PER_M3D = (9800.0, 12270.0)
+#: Firms discharging less than this (m³/yr) buy packaged equipment without a lumpy investment
+#: decision worth modelling (assumption; it also keeps the number of binaries small).
+LUMPY_MIN_WASTEWATER = 30_000.0
+MEMBRANE_MIN_WASTEWATER = 20_000.0
+#: Running cost of the stage-1 upgrade, CNY/m³. The industry averages are 5–8 CNY/m³ for
+#: electroplating (DF §4.2, C) and 5.45 CNY/m³ for a three-stage lead-zinc plant (C); the upgrade of
+#: a poorly run lime plant is taken at 1.5–3 CNY/m³ more (assumption).
+STAGE1_COST_PER_M3 = (0.8, 2.0)
+#: Running cost of polishing to the special limits, CNY/m³: +1–3 CNY/m³ (DF §4.3, an assumption there too).
+STAGE2_COST_PER_M3 = (1.0, 3.0)
+#: Metal-specific polishing for large plants, CNY per m³ of flow polished for that metal (assumption,
+#: the joint 1–3 CNY/m³ of DF §4.3 split among the metals a plant polishes); the first half of the
+#: gap to the special limit costs STEP_FACTORS[0] × and the second half STEP_FACTORS[1] × the mean.
+STEP_COST_PER_M3 = {"Pb": 0.8, "Cd": 0.8, "Hg": 0.8, "As": 0.6, "Cr6+": 0.6, "Cr": 0.6, "Mn": 0.5}
+STEP_FACTORS = (0.6, 1.6)
+#: Membrane reuse (UF + RO): removes MEMBRANE_REMOVAL of what is left after polishing (RO rejects
+#: > 99 % of Pb, DF §4.1, C; the concentrate is partly returned, assumption), at 4–8 CNY/m³ more
+#: (assumption; between the 3.5 CNY/m³ best practice with reuse and the 5–8 CNY/m³ average, DF §4.2, C,
+#: plus concentrate handling, which DF §4.3 leaves unsourced: grade D).
+MEMBRANE_REMOVAL = 0.8
+MEMBRANE_COST_PER_M3 = (4.0, 8.0)
+#: Stage 1 brings a metal above its limit to this fraction of the limit (assumption: plants aim
+#: below the limit with a margin).
+STAGE1_TARGET = 0.8
+#: Stage 1 also removes this share of metals already below their limit (co-precipitation, assumption).
+STAGE1_CO_REMOVAL = (0.05, 0.20)
+#: History (2014 discharge, the grandfathering basis) = baseline × exp(N(mu, sigma)) clipped to ±20 %
+#: (assumption: discharges drifted down a little from 2014 to 2016).
+HISTORY_LOG_MEAN, HISTORY_LOG_SD, HISTORY_CLIP = 0.02, 0.07, (0.8, 1.2)
+#: Closure of a plant loses its margin on all output but saves RETIRE_FIXED_SAVED of it (fixed
+#: costs no longer paid), and costs a site clean-up annualised over 10 years (assumption).
+RETIRE_FIXED_SAVED = 0.3
+RETIRE_CLEANUP = (0.5e6, 2.0e6)  # CNY, one-off (assumption)
+#: Compliance ratio (effluent concentration / basic limit) of compliant firms: log-normal,
+#: median and log-sd, clipped (assumption; DF §9.3 suggests 0.5–1× the limit).
+COMPLIANT_RATIO = (0.7, 0.3, (0.3, 1.0))
+#: Compliance ratio of backward firms in the metals they exceed (assumption): median 2× the limit.
+BACKWARD_RATIO = (2.5, 0.4, (1.3, 6.0))
+#: Spread of one metal's ratio around the firm's (assumption).
+METAL_RATIO_SD = 0.25
+
+#: Output units, per sector (the model treats output as "t/yr"; electroplating is measured in m²).
+OUTPUT_UNITS = {
+    "ferrous": "t/yr of crude steel or ferro-alloy",
+    "chemicals": "t/yr of product (pigments, chromium salts, inorganic salts); t/yr of raw hide for tanneries",
+    "manganese": "t/yr of EMM, EMD or manganese compounds",
+    "zinc": "t/yr of zinc products",
+    "electroplating": "m²/yr of plated area",
+}
+
+# --------------------------------------------------------------------------------------------------
+# The archetypes: kinds of firms, how many, where, how big
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Archetype:
+    """A kind of synthetic firm. Sizes are in the sector's output unit (``OUTPUT_UNITS``)."""
+
+    key: str
+    sector: str
+    label: str  # for the synthetic display name
+    zones: dict[str, int]  # zone -> number of firms
+    output_median: float
+    output_sd: float  # log-sd
+    output_range: tuple[float, float]
+    water: tuple[float, float]  # m³ per unit of output (uniform range)
+    metals: dict[str, float]  # metal -> probability that a firm of this kind discharges it
+    basic: str  # key of LIMITS
+    special: str  # key of LIMITS
+    backward_share: float  # probability that a firm is backward
+    #: the metals a backward firm exceeds its limits in (its treatment's weak point); empty: all
+    backward_metals: tuple[str, ...] = ()
+    metal_ratio: dict[str, float] = field(default_factory=dict)  # metal -> ratio multiplier
+    stage1_name: str = "sulfide precipitation upgrade"
+    stage2_name: str = "sulfide polishing and sand filtration"
+    large_output: float = float("inf")  # at or above: metal-specific steps instead of a joint stage 2
+    membrane: bool = False
+    margin: float = 0.0  # CNY per unit of output
+    retire_below: float = 0.0  # backward firms below this output may close (binary)
+    calibrate: bool = False  # scale the backward firms' Pb/As/Cd to the Qingshuitang SME averages
+
+
+ARCHETYPES: tuple[Archetype, ...] = (
+    # ---- ferrous: ferro-alloy plants around the former Hunan Ferroalloy works in Xiangxiang (DF §1.2, B;
+    # the chromium-slag incident of 2009). Sizes 20–80 kt/yr (assumption, D); water 3 m³/t (assumption, D).
+    Archetype(
+        "ferroalloy", "ferrous", "ferro-alloy plant", {"xiangxiang": 4, "other": 1},
+        output_median=35e3, output_sd=0.5, output_range=(15e3, 90e3), water=(2.0, 4.0),
+        metals={"Cr6+": 1.0, "Cr": 1.0, "Mn": 1.0, "Pb": 0.8, "Cd": 0.6, "Zn": 0.8, "Ni": 0.4},
+        basic="GB13456_T2", special="GB13456_T3", backward_share=0.4, backward_metals=("Cr6+", "Cr", "Mn"),
+        metal_ratio={"Pb": 0.5, "Cd": 0.5, "Zn": 0.5, "Ni": 0.5},
+        stage1_name="Cr6+ reduction and precipitation upgrade", large_output=40e3,
+        margin=300.0, retire_below=30e3,
+    ),
+    # ---- chemicals: inorganic pigments (lead chromate, encapsulated and cadmium pigments) at Yisuhe,
+    # where the 牛头化工 site lies (DF §6.2, B), and elsewhere. 3–20 kt/yr (assumption, D); water
+    # 8–14 m³/t (assumption, D; the 28 Zhubugang chemical firms discharged ~94,000 m³/yr each, DF §3.1 Derived).
+    Archetype(
+        "pigment", "chemicals", "inorganic pigment plant", {"yisuhe": 5, "other": 2},
+        output_median=7e3, output_sd=0.6, output_range=(2e3, 25e3), water=(8.0, 14.0),
+        metals={"Pb": 1.0, "Cr6+": 1.0, "Cr": 1.0, "Cd": 0.6, "Zn": 0.8},
+        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.25, backward_metals=("Pb", "Cr6+", "Cr"),
+        metal_ratio={"Cd": 0.6},
+        stage1_name="Cr6+ reduction and sulfide precipitation upgrade", large_output=10e3,
+        margin=1500.0, retire_below=5e3,
+    ),
+    # chromium salts (sodium dichromate): GB 8978 allows 5 m³/t (DF §2.2, A); 10–30 kt/yr (assumption, D).
+    Archetype(
+        "chromium_salt", "chemicals", "chromium-salt plant", {"yisuhe": 1, "other": 1},
+        output_median=15e3, output_sd=0.3, output_range=(10e3, 30e3), water=(3.5, 5.0),
+        metals={"Cr6+": 1.0, "Cr": 1.0, "Pb": 0.5},
+        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.0, metal_ratio={"Cr6+": 1.2, "Cr": 1.0},
+        stage1_name="Cr6+ reduction and precipitation upgrade", large_output=10e3, membrane=True,
+        margin=1200.0,
+    ),
+    # tanneries in the Xiangxiang leather park (DF §3.2, C) and a few elsewhere. Output in t of raw hide:
+    # 20,000–300,000 hides/yr (DF §3.2: entry threshold 100,000 hides/yr, B; the largest Xiangxiang tannery
+    # ~0.3 M hides/yr, C) at an assumed 25 kg per hide (D), so 500–7,500 t/yr. Water: 0.75 m³ per hide
+    # reported for Xiangxiang (C) = 30 m³/t; the national range is 60–120 t per t raw hide (C). We use
+    # 30–50 m³/t, the local figure and a little above.
+    Archetype(
+        "tannery", "chemicals", "tannery", {"xiangxiang": 22, "other": 2},
+        output_median=2000.0, output_sd=0.6, output_range=(500.0, 7500.0), water=(30.0, 50.0),
+        metals={"Cr": 1.0, "Cr6+": 0.7},
+        basic="GB30486_T2", special="GB30486_SP", backward_share=0.35, backward_metals=("Cr",),
+        stage1_name="chrome-wastewater segregation and precipitation upgrade",
+        stage2_name="coagulation polishing and filtration",
+        margin=4000.0, retire_below=2500.0,  # 2,500 t ≈ 100,000 hides: the entry threshold (B)
+    ),
+    # inorganic salts from industrial waste (zinc/copper/manganese salts; DF §1.1 names "zinc inorganic
+    # compounds made from industrial solid waste" as a key industry, B). Qingshuitang-like SMEs:
+    # Pb/As/Cd calibrated to DF §3.1. 2–10 kt/yr, 6–10 m³/t (assumption, D).
+    Archetype(
+        "inorganic", "chemicals", "inorganic-salt works", {"yisuhe": 3, "other": 3, "jiuhua": 1},
+        output_median=5e3, output_sd=0.5, output_range=(1.5e3, 12e3), water=(6.0, 10.0),
+        metals={"Pb": 1.0, "As": 1.0, "Cd": 1.0, "Hg": 0.5, "Zn": 1.0, "Cu": 0.8, "Mn": 0.6},
+        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.35, backward_metals=("As", "Cd"),
+        stage1_name="sulfide and iron-salt co-precipitation upgrade",
+        margin=500.0, retire_below=4e3, calibrate=True,
+    ),
+    # ---- manganese. EMD: the city's large EMD producer (the largest in China, DF §3.2, C) is represented
+    # by one synthetic 40 kt/yr plant (assumption, D). Water 3–4 m³/t (assumption: as EMM).
+    Archetype(
+        "emd", "manganese", "EMD plant", {"manganese_mine": 1},
+        output_median=40e3, output_sd=0.0, output_range=(40e3, 40e3), water=(3.5, 3.5),
+        metals={"Mn": 1.0, "Pb": 1.0, "Cd": 1.0},
+        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.0,
+        stage1_name="MnO2-seeded aeration upgrade", large_output=10e3, membrane=True, margin=1500.0,
+    ),
+    # EMM: lines ≥ 10 kt/yr, firms ≥ 30 kt/yr to enter; < 5 kt/yr to be eliminated (DF §3.2, B).
+    # Wastewater ≈ 3.5 m³/t (DF §3.1, Derived from B). Dichromate passivation until 2013 (B): Cr present.
+    Archetype(
+        "emm", "manganese", "EMM plant", {"manganese_mine": 6, "xiangxiang": 1},
+        output_median=12e3, output_sd=0.5, output_range=(6e3, 30e3), water=(3.0, 4.5),
+        metals={"Mn": 1.0, "Cr6+": 1.0, "Cr": 1.0, "Cd": 0.7, "Pb": 0.7},
+        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.4, backward_metals=("Mn", "Cr6+", "Cr"),
+        metal_ratio={"Mn": 1.3},
+        stage1_name="Cr6+ reduction and MnO2-seeded aeration upgrade", large_output=15e3,
+        margin=800.0, retire_below=10e3,
+    ),
+    # manganese sulfate and other Mn compounds: 5–20 kt/yr, 2–4 m³/t (assumption, D).
+    Archetype(
+        "mn_compounds", "manganese", "manganese-compounds plant",
+        {"manganese_mine": 4, "xiangxiang": 3, "other": 2},
+        output_median=8e3, output_sd=0.5, output_range=(3e3, 20e3), water=(2.0, 4.0),
+        metals={"Mn": 1.0, "Cd": 0.6, "Pb": 0.6},
+        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.3, backward_metals=("Mn",),
+        stage1_name="MnO2-seeded aeration upgrade", stage2_name="MnO2 filtration polishing",
+        margin=400.0, retire_below=6e3,
+    ),
+    # ---- zinc products (zinc oxide, zinc sulfate, zinc powder; Xiangxiang had lead-zinc firms phased out,
+    # DF §6.2, B). Qingshuitang-like SMEs: Pb/As/Cd calibrated to DF §3.1. 2–20 kt/yr, 5–9 m³/t
+    # (assumption, D).
+    Archetype(
+        "zinc", "zinc", "zinc-products plant", {"yisuhe": 10, "xiangxiang": 9, "other": 5},
+        output_median=6e3, output_sd=0.6, output_range=(1.5e3, 25e3), water=(5.0, 9.0),
+        metals={"Zn": 1.0, "Cd": 1.0, "Pb": 1.0, "As": 0.9, "Hg": 0.5},
+        basic="GB25466_T2", special="GB25466_T3", backward_share=0.35, backward_metals=("As", "Cd"),
+        stage1_name="sulfide and iron-salt co-precipitation upgrade", large_output=15e3, membrane=True,
+        margin=600.0, retire_below=5e3, calibrate=True,
+    ),
+    # ---- electroplating shops: Shaodong's 22 firms average ~52,000 m²/yr and ~137 L/m² (DF §3.1, B
+    # Derived); DF §9 suggests 50k–1M m²/yr and 100–500 L/m². Jiuhua (auto parts) and the high-tech
+    # zone hold most (assumption).
+    Archetype(
+        "plating", "electroplating", "electroplating shop",
+        {"jiuhua": 38, "hightech": 28, "other": 20, "xiangxiang": 8, "yisuhe": 8, "shaoshan": 4},
+        output_median=60e3, output_sd=0.7, output_range=(15e3, 800e3), water=(0.10, 0.30),
+        metals={},  # drawn by plating type below
+        basic="GB21900_T2", special="GB21900_T3", backward_share=0.2,
+        stage1_name="stream segregation and chemical precipitation upgrade",
+        stage2_name="chelating polishing and filtration", membrane=True,
+        margin=3.0, retire_below=40e3,
+    ),
+)
+
+#: Electroplating types (assumption): metals discharged, and the share of shops of that type. Hard
+#: chrome uses lead alloy anodes (Pb); zinc plating passivates in chromate (Cr6+) and its anodes carry Cd.
+PLATING_TYPES = (
+    ("decorative Cu-Ni-Cr", 0.35, ("Cr6+", "Cr", "Ni", "Cu")),
+    ("hard chrome", 0.15, ("Cr6+", "Cr", "Pb")),
+    ("zinc with chromate passivation", 0.30, ("Zn", "Cr6+", "Cr", "Cd", "Pb")),
+    ("nickel and copper", 0.15, ("Ni", "Cu", "Zn")),
+    ("cadmium and mixed", 0.05, ("Cd", "Zn", "Cr6+", "Cr", "Ni")),
+)
+
+#: Qingshuitang (Zhuzhou) SMEs closed in 2011: per-firm average discharge, kg/yr (DF §3.1, B Derived).
+QINGSHUITANG_MEAN = {"Pb": 8.7, "As": 18.1, "Cd": 4.3}
+
+#: Profit margins, CNY per unit of output (all assumptions, grade D, except leather: the largest
+#: Xiangxiang tannery's 2014 sales of 400 M yuan on ~0.3 M hides (DF §3.2, C) give ~1,330 yuan per
+#: hide; an 8 % margin at 25 kg per hide is ~4,000 yuan/t). Set in the archetypes above and here.
+STEEL_MARGIN = 150.0  # CNY/t crude steel, a thin 2015–2016 margin (assumption, D)
+
+# --------------------------------------------------------------------------------------------------
+# The integrated steel mill (湘钢 and surroundings): one synthetic plant
+# --------------------------------------------------------------------------------------------------
+
+#: ~10 Mt/yr (DF §3.2, D); we take 9 Mt/yr. Discharge 0.8 m³/t (DF §9.2 suggests 1–2 m³/t, D; a
+#: modern mill reuses most water, assumption).
+STEEL_OUTPUT = 9.0e6
+STEEL_WATER = 0.8
+#: Effluent concentrations, mg/L (assumption, D): well below the (D) GB 13456 Table 2 limits, above
+#: its (D) special limits, as at a mill that meets the current standard. No Hg: a steel mill's Hg goes
+#: to air (DF §1.2).
+STEEL_CONC = {"Pb": 0.15, "Cd": 0.015, "As": 0.15, "Cr6+": 0.08, "Cr": 0.2, "Ni": 0.1, "Zn": 0.5, "Mn": 0.5}
+
+# --------------------------------------------------------------------------------------------------
+# Phase-out (淘汰落后产能)
+# --------------------------------------------------------------------------------------------------
+
+#: Zhubugang: 28 chemical firms closed by 2014-09-30 (DF §6.2, B). A few synthetic remnants (old EMD
+#: and manganese-compounds lines, pigment and chemical works awaiting final closure) are kept with
+#: their last discharge and put on the phase-out list: they must close.
+ZHUBUGANG_REMNANTS = (
+    ("chemicals", "pigment", 2),
+    ("manganese", "mn_compounds", 1),
+    ("manganese", "emm", 1),
+)
+#: EMM plants below 5 kt/yr are to be eliminated (DF §3.2, B): this many small ones are added in the
+#: manganese-mine zone and phased out.
+SMALL_EMM_PHASE_OUT = 2
+#: The phase-out remnants are scaled down so that closures deliver a minority of each sector's cut
+#: (assumption: most of Zhubugang's discharge was gone before 2016).
+REMNANT_SCALE = 0.1
+
+ZONE_CODES = {
+    "zhubugang": "ZB", "manganese_mine": "MK", "yisuhe": "YS", "xianggang": "XG", "xiangxiang": "XX",
+    "jiuhua": "JH", "hightech": "HT", "shaoshan": "SS", "other": "OT",
+}
+SECTOR_CODES = {"ferrous": "FERR", "chemicals": "CHEM", "manganese": "MN", "zinc": "ZN", "electroplating": "EP"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Building the firms
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Firm:
+    id: str
+    name: str
+    sector: str
+    zone: str
+    arch: Archetype | None
+    output: float
+    water: float  # m³/yr
+    conc: dict[str, float]  # mg/L
+    basic: dict[str, float]
+    special: dict[str, float]
+    backward: bool = False
+    phase_out: bool = False
+    plating_type: str = ""
+    baseline: dict[str, float] = field(default_factory=dict)
+    history: dict[str, float] = field(default_factory=dict)
+
+
+def _lognormal(rng: np.random.Generator, median: float, sd: float, lo: float, hi: float) -> float:
+    return float(np.clip(median * np.exp(sd * rng.standard_normal()), lo, hi))
+
+
+def _draw_firm(rng: np.random.Generator, arch: Archetype, zone: str, *, phase_out: bool = False,
+               output: float | None = None) -> Firm:
+    out = output if output is not None else _lognormal(rng, arch.output_median, arch.output_sd, *arch.output_range)
+    water = out * float(rng.uniform(*arch.water))
+    plating_type = ""
+    if arch.sector == "electroplating":
+        shares = np.array([t[1] for t in PLATING_TYPES])
+        k = int(rng.choice(len(PLATING_TYPES), p=shares / shares.sum()))
+        plating_type, metals = PLATING_TYPES[k][0], PLATING_TYPES[k][2]
+    else:
+        metals = tuple(m for m, p in arch.metals.items() if p >= 1.0 or rng.uniform() < p)
+    backward = bool(rng.uniform() < arch.backward_share)
+    ok_ratio = _lognormal(rng, COMPLIANT_RATIO[0], COMPLIANT_RATIO[1], *COMPLIANT_RATIO[2])
+    bad_ratio = _lognormal(rng, BACKWARD_RATIO[0], BACKWARD_RATIO[1], *BACKWARD_RATIO[2])
+    basic, special = LIMITS[arch.basic], LIMITS[arch.special]
+    conc = {}
+    for m in metals:
+        exceeds = backward and (not arch.backward_metals or m in arch.backward_metals)
+        ratio = (bad_ratio if exceeds else ok_ratio) * arch.metal_ratio.get(m, 1.0)
+        conc[m] = basic[m] * ratio * float(np.exp(METAL_RATIO_SD * rng.standard_normal()))
+    return Firm("", "", arch.sector, zone, arch, out, water, conc, basic, special, backward, phase_out, plating_type)
+
+
+def _steel_mill() -> Firm:
+    water = STEEL_OUTPUT * STEEL_WATER
+    return Firm("", "integrated steel mill", "ferrous", "xianggang", None, STEEL_OUTPUT, water, dict(STEEL_CONC),
+                LIMITS["GB13456_T2"], LIMITS["GB13456_T3"])
+
+
+def _calibrate(firms: list[Firm]) -> dict[str, float]:
+    """Scale the wastewater of the calibrated archetypes so that their mean Pb, As and Cd discharges
+    match the Qingshuitang SME averages as closely as one factor can (the geometric mean of the three
+    metals' ratios), keeping every concentration tied to its discharge limit.
+
+    Returns the three metals' ratios (target / mean before scaling) and the factor applied.
+    """
+    group = [f for f in firms if f.arch is not None and f.arch.calibrate and not f.phase_out]
+    ratios = {}
+    for m, target in QINGSHUITANG_MEAN.items():
+        mean = np.mean([f.water * f.conc.get(m, 0.0) / 1000 for f in group])
+        ratios[m] = target / mean
+    factor = float(np.exp(np.mean(np.log(list(ratios.values())))))
+    for f in group:
+        f.water *= factor
+    return {**ratios, "water factor": factor}
+
+
+def build_firms(rng: np.random.Generator) -> tuple[list[Firm], dict[str, float]]:
+    firms: list[Firm] = [_steel_mill()]
+    arch_by_key = {a.key: a for a in ARCHETYPES}
+    for arch in ARCHETYPES:
+        for zone, n in arch.zones.items():
+            firms.extend(_draw_firm(rng, arch, zone) for _ in range(n))
+    for _sector, key, n in ZHUBUGANG_REMNANTS:
+        arch = arch_by_key[key]
+        for _ in range(n):
+            f = _draw_firm(rng, arch, "zhubugang", phase_out=True)
+            f.water *= REMNANT_SCALE
+            firms.append(f)
+    emm = arch_by_key["emm"]
+    for _ in range(SMALL_EMM_PHASE_OUT):
+        firms.append(_draw_firm(rng, emm, "manganese_mine", phase_out=True, output=float(rng.uniform(2e3, 4.5e3))))
+    factors = _calibrate(firms)
+    for f in firms:  # backward = above the basic limit in some metal, whatever the draw said
+        f.backward = any(c > f.basic[m] for m, c in f.conc.items())
+    # ids: zone code - sector code - number within (zone, sector), in a stable order
+    counters: dict[tuple[str, str], int] = {}
+    for f in firms:
+        key = (f.zone, f.sector)
+        counters[key] = counters.get(key, 0) + 1
+        f.id = f"{ZONE_CODES[f.zone]}-{SECTOR_CODES[f.sector]}-{counters[key]:03d}"
+        what = f.name or (f.arch.label if f.arch else f.sector)
+        if f.plating_type:
+            what = f"{what} ({f.plating_type})"
+        f.name = f"Synthetic {what} {f.id}"
+        f.baseline = {m: f.water * c / 1000.0 for m, c in f.conc.items()}
+        drift = np.clip(np.exp(HISTORY_LOG_MEAN + HISTORY_LOG_SD * rng.standard_normal(len(POLLUTANTS))),
+                        *HISTORY_CLIP)
+        f.history = {m: f.baseline[m] * float(drift[POLLUTANTS.index(m)]) for m in f.baseline}
+    return firms, factors
+
+
+# --------------------------------------------------------------------------------------------------
+# Abatement menus
+# --------------------------------------------------------------------------------------------------
+
+
+def _capex_fixed(rng: np.random.Generator, water: float, per_m3d: tuple[float, float]) -> float:
+    """Annualised capex (CNY/yr) of a plant sized for ``water`` m³/yr."""
+    return water / OPERATING_DAYS * float(rng.uniform(*per_m3d)) * CRF
+
+
+def _stage_concentrations(f: Firm, rng: np.random.Generator) -> tuple[dict[str, float], dict[str, float]]:
+    """Stage-1 removal shares (backward firms; empty otherwise) and the concentrations after stage 1."""
+    r1: dict[str, float] = {}
+    if f.backward and not f.phase_out:
+        co = float(rng.uniform(*STAGE1_CO_REMOVAL))
+        for m, c in f.conc.items():
+            target = STAGE1_TARGET * f.basic[m]
+            r1[m] = 1.0 - target / c if c > target else co
+    c1 = {m: c * (1.0 - r1.get(m, 0.0)) for m, c in f.conc.items()}
+    return r1, c1
+
+
+def _capped(f: Firm, m: str) -> bool:
+    return m in CAP_REDUCTION or (m in CAP_REDUCTION_SECTOR_ONLY and CAP_REDUCTION_SECTOR_ONLY[m][0] == f.sector)
+
+
+def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
+    """The abatement options of one firm (rows of abatement.csv)."""
+    rows: list[dict] = []
+    if f.phase_out:
+        return rows  # closes anyway (forced by the phase-out list)
+    arch = f.arch
+    big_water = f.water >= LUMPY_MIN_WASTEWATER
+
+    def tech(name: str, removal: dict[str, float], cost: float, fixed: float = 0.0) -> None:
+        removal = {m: r for m, r in removal.items() if r > 5e-4}
+        if removal:
+            rows.append({"kind": "technology", "name": name, "removal": removal, "cost": cost, "fixed_cost": fixed})
+
+    # stage 1: backward firms up to the basic standard
+    r1, c1 = _stage_concentrations(f, rng)
+    if r1:
+        fixed = _capex_fixed(rng, f.water, CAPEX_UPGRADE_PER_M3D) if big_water else 0.0
+        tech(arch.stage1_name if arch else "upgrade", r1, f.water * float(rng.uniform(*STAGE1_COST_PER_M3)), fixed)
+    # stage 2: up to the special limits, jointly (small firms) or metal by metal (large plants)
+    gaps = {m: c1[m] - f.special[m] for m in f.conc if c1[m] > f.special[m]}
+    large = f.arch is None or f.output >= f.arch.large_output
+    if large:
+        for m, gap in gaps.items():
+            if not _capped(f, m):
+                continue
+            per_kg = STEP_COST_PER_M3[m] * float(rng.uniform(0.7, 1.3)) / (gap / 1000.0)
+            half = f.water * gap / 1000.0 / 2.0
+            for factor in STEP_FACTORS:
+                rows.append({"kind": "step", "pollutant": m, "quantity": half, "cost": per_kg * factor})
+    elif gaps:
+        r2 = {m: g / f.conc[m] for m, g in gaps.items()}
+        tech(arch.stage2_name, r2, f.water * float(rng.uniform(*STAGE2_COST_PER_M3)))
+    # stage 3: membrane reuse on what polishing leaves
+    if (f.arch is None or f.arch.membrane) and f.water >= MEMBRANE_MIN_WASTEWATER:
+        c2 = {m: min(c1[m], f.special[m]) for m in f.conc}
+        r3 = {m: MEMBRANE_REMOVAL * c2[m] / f.conc[m] for m in f.conc}
+        tech("membrane reuse (UF and RO)", r3, f.water * float(rng.uniform(*MEMBRANE_COST_PER_M3)),
+             _capex_fixed(rng, f.water, CAPEX_MEMBRANE_PER_M3D))
+    rows.extend(_process_changes(f, rng))
+    # output cut (限产) at the margin; closure for small backward plants
+    margin = STEEL_MARGIN if f.arch is None else arch.margin
+    rows.append({"kind": "output_cut", "margin": margin * float(rng.uniform(0.8, 1.2))})
+    if f.arch is not None and f.backward and f.output < arch.retire_below:
+        cleanup = float(rng.uniform(*RETIRE_CLEANUP)) * CRF
+        rows.append({"kind": "retire", "cost": margin * f.output * (1 - RETIRE_FIXED_SAVED) + cleanup})
+    return rows
+
+
+#: EMM clean production (closed-loop rinsing, automated stripping) at a 30 kt/yr plant: −20,000 t/yr
+#: wastewater, 60 t Mn and 17 t K₂Cr₂O₇ recovered, ~7 M yuan/yr saved (DF §4.2, B). Scaled to each
+#: plant by output; the investment is not sourced (assumption: 8 M yuan at 30 kt, scaling with
+#: output^0.6, annualised). Removal: the wastewater cut (~19 % of 3.5 m³/t × 30 kt, Derived) for all
+#: metals, and more for Cr with the dichromate recovered (assumption).
+EMM_CP_REFERENCE_OUTPUT = 30e3
+EMM_CP_SAVING = 7.0e6
+EMM_CP_CAPEX = 40.0e6
+EMM_CP_REMOVAL = {"Mn": 0.19, "Cd": 0.19, "Pb": 0.19, "Cr6+": 0.35, "Cr": 0.30}
+#: Saving realised at plants below the reference size (assumption: labour savings scale less than output).
+EMM_CP_SAVING_SHARE = 0.45
+#: Tannery chrome-liquor recycling: chrome powder use 40.8 kg per t of fur (102 kg per 2,500 kg, DF §3.1,
+#: B); recycling saves ~25 % of it (assumption) at 8,000 CNY/t of chrome powder (assumption, D), and cuts
+#: the Cr reaching the treatment plant so that effluent Cr falls by ~30 % (assumption). Investment
+#: 0.3–0.8 M yuan (assumption), annualised.
+CHROME_POWDER_PER_T = 0.0408
+CHROME_SAVED_SHARE = 0.25
+CHROME_PRICE = 8000.0
+CHROME_RECYCLING_REMOVAL = {"Cr": 0.25, "Cr6+": 0.10}
+CHROME_RECYCLING_CAPEX = (0.8e6, 1.5e6)
+#: Steel mill: No.3 blast-furnace dust and water-treatment retrofit (a 2015 key project, DF §6.2, B).
+#: Costs and removals are assumptions (D): sinter/BF scrubbing water carries Pb, Zn, Cd, As.
+STEEL_BF_RETROFIT = {"removal": {"Pb": 0.25, "Zn": 0.30, "Cd": 0.25, "As": 0.20},
+                     "cost": 1.0e6, "capex": 12.0e6}
+#: Steel mill: cold-rolling wastewater Cr6+ reduction upgrade (assumption, D).
+STEEL_COLD_ROLLING = {"removal": {"Cr6+": 0.40, "Cr": 0.25, "Ni": 0.25}, "cost": 1.5e6}
+
+
+def _process_changes(f: Firm, rng: np.random.Generator) -> list[dict]:
+    rows = []
+    key = f.arch.key if f.arch else "steel"
+    if key == "emm":
+        scale = f.output / EMM_CP_REFERENCE_OUTPUT
+        saving = EMM_CP_SAVING * scale * (1.0 if scale >= 1 else EMM_CP_SAVING_SHARE + (1 - EMM_CP_SAVING_SHARE) * scale)
+        capex = EMM_CP_CAPEX * scale**0.6 * float(rng.uniform(0.8, 1.2))
+        removal = {m: r for m, r in EMM_CP_REMOVAL.items() if m in f.conc}
+        rows.append({"kind": "technology", "name": "EMM clean production (closed-loop rinsing)", "removal": removal,
+                     "cost": -saving, "fixed_cost": capex * CRF})
+    elif key == "tannery":
+        saving = f.output * CHROME_POWDER_PER_T * CHROME_SAVED_SHARE * CHROME_PRICE
+        removal = {m: r for m, r in CHROME_RECYCLING_REMOVAL.items() if m in f.conc}
+        rows.append({"kind": "technology", "name": "chrome-liquor recycling", "removal": removal,
+                     "cost": -saving, "fixed_cost": float(rng.uniform(*CHROME_RECYCLING_CAPEX)) * CRF})
+    elif key == "steel":
+        bf = STEEL_BF_RETROFIT
+        rows.append({"kind": "technology", "name": "No.3 blast-furnace dust and water-treatment retrofit",
+                     "removal": bf["removal"], "cost": bf["cost"], "fixed_cost": bf["capex"] * CRF})
+        cr = STEEL_COLD_ROLLING
+        rows.append({"kind": "technology", "name": "cold-rolling Cr6+ reduction upgrade", "removal": cr["removal"],
+                     "cost": cr["cost"]})
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------------
+
+SIG = 5  # significant digits written
+
+
+def fmt(x: float | None, sig: int = SIG) -> str:
+    """A number with ``sig`` significant digits, positional (no exponent), no trailing zeros."""
+    if x is None:
+        return ""
+    if x == 0:
+        return "0"
+    digits = sig - 1 - int(np.floor(np.log10(abs(x))))
+    s = np.format_float_positional(round(x, digits), trim="-")
+    return s
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    lines = [",".join(header)] + [",".join(r) for r in rows]
+    for line in lines:
+        assert ";" not in line and "\t" not in line and '"' not in line, line
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_enterprises(firms: list[Firm], path: Path) -> None:
+    header = ["id", "name", "sector", "zone", "output"]
+    header += [f"baseline_{m}" for m in POLLUTANTS] + [f"history_{m}" for m in POLLUTANTS]
+    rows = []
+    for f in firms:
+        row = [f.id, f.name, f.sector, f.zone, fmt(f.output, 4)]
+        row += [fmt(f.baseline[m], 4) if m in f.baseline else "" for m in POLLUTANTS]
+        row += [fmt(f.history[m], 4) if m in f.history else "" for m in POLLUTANTS]
+        rows.append(row)
+    write_csv(path, header, rows)
+
+
+def write_abatement(menus: list[tuple[Firm, list[dict]]], path: Path) -> int:
+    header = ["enterprise", "kind", "name", "pollutant", "quantity", "cost", "fixed_cost", "margin"]
+    header += [f"removal_{m}" for m in POLLUTANTS]
+    rows = []
+    for f, menu in menus:
+        for o in menu:
+            removal = o.get("removal", {})
+            row = [
+                f.id, o["kind"], o.get("name", ""), o.get("pollutant", ""),
+                fmt(o.get("quantity")), fmt(o.get("cost")), fmt(o.get("fixed_cost") or None), fmt(o.get("margin")),
+            ]
+            row += [fmt(round(removal[m], 4)) if m in removal else "" for m in POLLUTANTS]
+            rows.append(row)
+    write_csv(path, header, rows)
+    return len(rows)
+
+
+def cap_rows(firms: list[Firm]) -> list[dict]:
+    caps = []
+    sectors = list(SECTOR_CODES)
+    capped = dict(CAP_REDUCTION)
+    for m, (sector, r) in CAP_REDUCTION_SECTOR_ONLY.items():
+        capped[m] = r
+    for m, r in capped.items():
+        for s in sectors:
+            if m in CAP_REDUCTION_SECTOR_ONLY and CAP_REDUCTION_SECTOR_ONLY[m][0] != s:
+                continue
+            if any(f.sector == s and f.baseline.get(m, 0) > 0 for f in firms):
+                caps.append({"id": f"{s}-{m}", "pollutant": m, "sector": s, "reduction": r})
+    return caps
+
+
+def write_caps(caps: list[dict], path: Path) -> None:
+    write_csv(path, ["id", "pollutant", "sector", "reduction"],
+              [[c["id"], c["pollutant"], c["sector"], fmt(c["reduction"])] for c in caps])
+
+
+def write_zones(path: Path) -> None:
+    from emtrade.registry import ZONES
+
+    rows = [[z.id, z.name_en, z.name_zh, "true" if z.key else "false", fmt(z.x), fmt(z.y)] for z in ZONES.values()]
+    write_csv(path, ["id", "name", "name_zh", "key", "x", "y"], rows)
+
+
+SCENARIO_YAML = """\
+# Generated by generate.py (do not edit by hand: change generate.py and run it again).
+# Data, sources and assumptions: docs/data.md.
+name: Xiangtan heavy-metal sectors 2016 (synthetic enterprises)
+description: >
+  {n} synthetic enterprises of the five heavy-metal sectors named in Xiangtan's environmental work
+  conference speech (ferrous smelting; chemicals, pigments and leather; manganese products; zinc
+  products; electroplating), placed in the speech's key zones (Zhubugang, the manganese-mine zone,
+  Yisuhe, Xiangtan Iron & Steel and surroundings, Xiangxiang) and elsewhere. Every sector has a
+  sector-wide total discharge cap per metal (Pb and Cd -12 %, the city's 2015-2017 plan; As, Hg, Cr
+  and Cr6+ -10 %; Mn in the manganese sector -10 %), split by grandfathering on 2014 discharges and
+  traded within the sector. Zhubugang remnants and EMM plants under 5 kt/yr are phased out.
+  No enterprise is real: sizes, discharges and costs are drawn from the sourced figures and stated
+  assumptions of docs/data.md. Discharges kg/yr, money CNY/yr, prices CNY/kg.
+pollutants: [{pollutants}]
+periods: [2016]
+enterprises: enterprises.csv
+abatement: abatement.csv
+caps: caps.csv
+zones: zones.csv
+allocation: {{method: grandfathering}}
+trading: {{scope: sector}}
+phase_out: [{phase_out}]
+"""
+
+
+def summarise(firms: list[Firm], menus, n_options: int, caps: list[dict], factors: dict[str, float]) -> str:
+    lines = [f"{len(firms)} enterprises, {n_options} abatement options, {len(caps)} caps"]
+    by_sector: dict[str, int] = {}
+    for f in firms:
+        by_sector[f.sector] = by_sector.get(f.sector, 0) + 1
+    lines.append("enterprises per sector: " + ", ".join(f"{s} {n}" for s, n in by_sector.items()))
+    lines.append("backward (above the basic limit): "
+                 + str(sum(f.backward and not f.phase_out for f in firms))
+                 + f"; phase-out: {sum(f.phase_out for f in firms)}")
+    lines.append("baseline totals, kg/yr: " + ", ".join(
+        f"{m} {sum(f.baseline.get(m, 0) for f in firms):,.1f}" for m in POLLUTANTS))
+    calibrated = [f for f in firms if f.arch is not None and f.arch.calibrate and not f.phase_out]
+    lines.append("Qingshuitang calibration (zinc + inorganic chemicals, mean kg/yr): " + ", ".join(
+        f"{m} {np.mean([f.baseline.get(m, 0.0) for f in calibrated]):.1f}" for m in QINGSHUITANG_MEAN)
+        + " (target/mean before scaling: " + ", ".join(f"{m} {v:.2f}" for m, v in factors.items()) + ")")
+    binaries = sum(1 for _, menu in menus for o in menu if o["kind"] == "retire" or o.get("fixed_cost", 0) > 0)
+    lines.append(f"binary decisions: {binaries} (fixed costs and retirements)")
+    return "\n".join(lines)
+
+
+def main(out: Path = HERE) -> None:
+    rng = np.random.default_rng(SEED)
+    firms, factors = build_firms(rng)
+    menus = [(f, build_menu(f, rng)) for f in firms]
+    caps = cap_rows(firms)
+    out.mkdir(parents=True, exist_ok=True)
+    write_enterprises(firms, out / "enterprises.csv")
+    n_options = write_abatement(menus, out / "abatement.csv")
+    write_caps(caps, out / "caps.csv")
+    write_zones(out / "zones.csv")
+    phase_out = ", ".join(f.id for f in firms if f.phase_out)
+    (out / "scenario.yaml").write_text(
+        SCENARIO_YAML.format(n=len(firms), pollutants=", ".join(POLLUTANTS), phase_out=phase_out), encoding="utf-8"
+    )
+    print(summarise(firms, menus, n_options, caps, factors))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
