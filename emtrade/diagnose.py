@@ -36,7 +36,9 @@ def explain_infeasibility(inputs: Inputs, alloc: Allocation, scope: str) -> str:
             row = blk.index.iloc[k]
             elastic.append(blk.start + k)
             if family == "market":
-                labels.append(f"the permits of market '{row['market']}' ({row['pollutant']}, period {row['period']})")
+                feeding = [c.cap for c in built.caps.itertuples() if k in set(c.market_rows.tolist())]
+                name = f"cap {', '.join(feeding)}" if feeding else f"the permits of market '{row['market']}'"
+                labels.append(f"{name} ({row['pollutant']}, period {row['period']})")
             else:
                 labels.append(f"cap {row['cap']} ({row['pollutant']}, period {row['period']})")
     if not elastic:

@@ -210,8 +210,22 @@ def build_inputs(sc: Scenario) -> Inputs:
             "implicit",
         ],
     )
+    options = options.astype(
+        {
+            "ent": np.int64,
+            "upper": float,
+            "cost": float,
+            "quad": float,
+            "fixed_cost": float,
+            "integer": bool,
+            "forced": bool,
+            "implicit": bool,
+        }
+    )
     options.index.name = "option"
-    coef = pd.DataFrame(coef_rows, columns=["option", "pair", "kg_per_unit"])
+    coef = pd.DataFrame(coef_rows, columns=["option", "pair", "kg_per_unit"]).astype(
+        {"option": np.int64, "pair": np.int64, "kg_per_unit": float}
+    )
 
     caps = _expand_caps(sc, ent, pairs, pol_code, periods, baseline_of)
     return Inputs(

@@ -57,7 +57,7 @@ def simulate(scenario: Scenario | str | dict[str, Any], **solver_overrides: Any)
     try:
         sol = solve_problem(built.problem, opts, interval_rows)
     except InfeasibleError:
-        raise InfeasibleError(explain_infeasibility(inputs, alloc, scope)) from None
+        raise InfeasibleError(f"{sc.display}: {explain_infeasibility(inputs, alloc, scope)}") from None
     trade = read_outcome(built, sol)
 
     # command-and-control: the same caps, every enterprise held to its own permits

@@ -187,6 +187,13 @@ class HighsBackend:
         ms = h.getModelStatus()
         info = h.getInfo()
         MS = hs.HighsModelStatus
+        if ms == MS.kModelEmpty or h.getNumCol() == 0:
+            # nothing to decide (no abatement options): feasible iff every row holds at zero
+            a = self.arrays
+            ok = bool(((a["row_lower"] <= 1e-9) & (a["row_upper"] >= -1e-9)).all())
+            if not ok:
+                return _Run("infeasible", None, None, float("nan"))
+            return _Run("optimal", np.zeros(0), np.zeros(len(a["row_upper"])), 0.0)
         status = {
             MS.kOptimal: "optimal",
             MS.kInfeasible: "infeasible",

@@ -239,6 +239,7 @@ def define_caps(
     caps = inputs.caps.copy()
     caps["row"] = -1
     caps["implied_by"] = ""
+    feeding: list[np.ndarray] = []  # the market rows each cap's members trade in
     if caps.empty:
         return caps
     n_pairs = len(inputs.pairs)
@@ -251,6 +252,7 @@ def define_caps(
         pol = int(caps.at[k, "pol"])
         pts = t * n_pairs + np.array([pair_code[(int(e), pol)] for e in caps.at[k, "members"]], dtype=np.int64)
         ms = market_of[pts]
+        feeding.append(np.unique(ms[ms >= 0]))
         if (ms >= 0).all():
             uniq, counts = np.unique(ms, return_counts=True)
             whole = (counts == market_size[uniq]).all()
@@ -261,6 +263,7 @@ def define_caps(
         keep.append(k)
         rows.append(np.full(len(pts), len(keep) - 1))
         cols_pt.append(pts)
+    caps["market_rows"] = feeding
     if not keep:
         return caps
     r = np.concatenate(rows)

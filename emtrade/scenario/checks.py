@@ -16,14 +16,20 @@ if TYPE_CHECKING:
     from emtrade.scenario.loader import Scenario
 
 
-def check_references(sc: Scenario) -> tuple[list[Problem], list[str]]:
+def check_references(sc: Scenario, known_enterprises: set[str] | None = None) -> tuple[list[Problem], list[str]]:
+    """Problems and warnings across tables. ``known_enterprises``: ids of rows that failed the schema
+    (when checking a partly valid scenario), which are not reported again as unknown references."""
     spec, display = sc.spec, sc.display
+    known_enterprises = known_enterprises or set()
     problems: list[Problem] = []
     warnings: list[str] = []
 
     def where(key: str, i: int) -> str:
         src = sc.sources.get(key)
         rows = sc.raw.get(key) or []
+        index = sc.row_index.get(key)
+        if index is not None and i < len(index):
+            i = index[i]
         row = rows[i] if i < len(rows) else None
         if src is None:
             from emtrade.scenario.loader import TableSource
@@ -82,7 +88,8 @@ def check_references(sc: Scenario) -> tuple[list[Problem], list[str]]:
         w = where("abatement", i)
         e = ents.get(o.enterprise)
         if e is None:
-            err(w, f"enterprise '{o.enterprise}' is not in the enterprises table")
+            if o.enterprise not in known_enterprises:
+                err(w, f"enterprise '{o.enterprise}' is not in the enterprises table")
             continue
         if o.kind in ("linear", "step"):
             if o.pollutant not in pset:
@@ -149,9 +156,9 @@ def check_references(sc: Scenario) -> tuple[list[Problem], list[str]]:
 
     # phase-out
     for t, n in Counter(spec.phase_out).items():
-        if t not in ents:
+        if t not in ents and t not in known_enterprises:
             err("phase_out", f"enterprise '{t}' is not in the enterprises table")
-        elif n > 1:
+        elif t in ents and n > 1:
             err("phase_out", f"enterprise '{t}' is listed {n} times")
 
     # allocation

@@ -61,6 +61,8 @@ class Scenario:
     sources: dict[str, TableSource] = field(default_factory=dict)
     input_hashes: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: for each table, the raw row number of each validated row (for error messages)
+    row_index: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -178,49 +180,69 @@ def _validate(
     problems: list[Problem] = []
     top = {k: v for k, v in raw.items() if k not in schema.TABLES}
     tables: dict[str, list[Any]] = {}
+    kept: dict[str, list[int]] = {}
     # top level without tables: validate against the spec with empty placeholder tables
     placeholder = {k: [] for k in schema.TABLES}
     placeholder["enterprises"] = [{"id": "_", "sector": "zinc", "baseline": {}}]
+    bad_top: set[str] = set()
     try:
         schema.ScenarioSpec.model_validate({**top, **placeholder})
     except ValidationError as exc:
         problems.extend(_problems_from(exc, display, ""))
+        bad_top = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
     for key, model in schema.TABLES.items():
         src = sources.get(key) or TableSource(key)
         value = raw.get(key)
+        tables[key], kept[key] = [], []
         if value is None:
             if key == "enterprises":
                 problems.append(Problem(display, "", "missing 'enterprises' (a list or a CSV path)"))
-            tables[key] = []
             continue
         if not isinstance(value, list):
             problems.append(Problem(display, key, "must be a list of rows or the path of a CSV file"))
-            tables[key] = []
             continue
         if key == "enterprises" and not value:
             problems.append(Problem(display, src.file or key, "the enterprises table is empty"))
         adapter = TypeAdapter(model)
-        rows: list[Any] = []
         for i, row in enumerate(value):
             if not isinstance(row, dict):
                 problems.append(Problem(display, src.where(i, None), "each row must be a mapping of keys to values"))
                 continue
             try:
-                rows.append(adapter.validate_python(row))
+                tables[key].append(adapter.validate_python(row))
+                kept[key].append(i)
             except ValidationError as exc:
                 problems.extend(_problems_from(exc, display, src.where(i, row), src))
         problems.extend(_collapse_missing_columns(problems, src, display, len(value)))
-        tables[key] = rows
-    problems = _dedupe(problems)
     if problems:
-        raise ScenarioError(problems)
+        # check the references among the rows that did validate too, so that one run reports everything
+        problems.extend(_partial_reference_problems(raw, top, tables, kept, bad_top, display, path, sources))
+        raise ScenarioError(_dedupe(problems))
     spec = schema.ScenarioSpec.model_validate({**top, **tables})
-    scenario = Scenario(spec=spec, raw=raw, path=path, sources=sources, input_hashes=dict(hashes))
+    scenario = Scenario(spec=spec, raw=raw, path=path, sources=sources, input_hashes=dict(hashes), row_index=kept)
     problems, warnings = check_references(scenario)
     if problems:
         raise ScenarioError(problems)
     scenario.warnings = warnings
     return scenario
+
+
+def _partial_reference_problems(raw, top, tables, kept, bad_top, display, path, sources) -> list[Problem]:
+    """Reference problems among the valid rows of a scenario that also has schema errors."""
+    from emtrade.scenario.checks import check_references
+
+    if "pollutants" in bad_top or not tables["enterprises"]:
+        return []
+    top_ok = {k: v for k, v in top.items() if k not in bad_top}
+    top_ok.setdefault("name", "?")
+    try:
+        spec = schema.ScenarioSpec.model_validate({**top_ok, **tables})
+    except ValidationError:
+        return []
+    partial = Scenario(spec=spec, raw=raw, path=path, sources=sources, row_index=kept)
+    known = {str(r.get("id")) for r in raw.get("enterprises") or [] if isinstance(r, dict) and r.get("id") is not None}
+    problems, _ = check_references(partial, known_enterprises=known)
+    return problems
 
 
 def _collapse_missing_columns(problems: list[Problem], src: TableSource, display: str, n_rows: int) -> list[Problem]:
