@@ -5,8 +5,8 @@
 writes ``enterprises.csv``, ``abatement.csv``, ``caps.csv``, ``zones.csv`` and ``scenario.yaml``
 beside this file, and prints a calibration summary. The run is deterministic (numpy's PCG64 with
 the fixed ``SEED``; no network, no clock), so running it again reproduces the committed files byte
-for byte. Numbers are written with a fixed number of significant digits, so the files do not
-depend on the last bits of the floating-point arithmetic.
+for byte. Numbers are written with four or five significant digits, so that in practice the files
+do not depend on the last bits of the floating-point arithmetic either.
 
 Every enterprise is **synthetic**: no real firm is named or described. The population is built
 from the sourced figures in ``/work/shared/docs/domain-facts.md`` (cited below as "DF §x.y",
@@ -19,8 +19,9 @@ How a firm is built
    log-normal distribution clipped to the sector's range (DF §3.2, §9).
 2. **Wastewater**: output × a water intensity (m³ per unit of output; DF §2.2, §3.1).
 3. **Effluent concentration** of each metal = the applicable discharge limit (DF §2.1) × a
-   compliance ratio. Most firms discharge below the limit (ratio 0.2–1); "backward" firms
-   (环保不达标企业, which the speech says must be brought into line) discharge above it.
+   compliance ratio. Most firms discharge below the limit (ratio 0.3–1); "backward" firms
+   (环保不达标企业, which the speech says must be brought into line) discharge above it
+   (1.3–6×) in the metals their treatment handles badly.
    For the zinc-products SMEs and the inorganic-chemicals SMEs, whose water intensity is not
    sourced, the wastewater is scaled by one factor so that their mean Pb, As and Cd discharges come
    as close as one factor allows to the per-firm averages of the 39 Zhuzhou Qingshuitang SMEs
@@ -29,18 +30,20 @@ How a firm is built
    discharge with current treatment and no further abatement. **History** (the grandfathering
    basis: the firm's 2014 discharge) = baseline × a factor within ±20 %.
 
-The abatement menu of a firm (one row per option; removal shares are shares of the baseline and
-the options of one firm add up linearly, so they are written as *increments*):
+The abatement menu of a firm has one row per option; removal shares are shares of the baseline,
+and emtrade adds the options of one firm linearly, so they are written as *increments*. Options
+are built per **treatment line** (``TREATMENT_LINES``: sulfide precipitation for Pb, Cd,
+Hg, Zn, Cu, Ni; iron-salt co-precipitation for As; Cr6+ reduction and precipitation for Cr6+ and
+total Cr; MnO₂-seeded aeration for Mn; DF §4.1), for every line that treats a capped metal:
 
-- **Stage 1** (backward firms only): the upgrade that brings the effluent to the basic standard
-  (sulfide precipitation, iron-salt co-precipitation for As, Cr6+ reduction + precipitation,
-  MnO₂-seeded aeration for Mn; DF §4.1). Removal 1 − target/concentration for metals above the
-  limit, a small co-removal for the others. Running cost CNY/m³ × wastewater, plus for larger
-  firms a lumpy investment (``fixed_cost``, annualised).
-- **Stage 2**: polishing from the basic standard to the special limits (特别排放限值). Small
-  firms get it as one joint technology (CNY/m³ × wastewater); large plants get metal-specific
-  ``step`` rows whose CNY/kg follow from CNY/m³ ÷ g/m³ removed — the steep segment of the MAC
-  ladder (DF §4.3, Derived: Pb ≈ 3,000–10,000, Cd ≈ 30,000–100,000 CNY/kg).
+- **Stage 1** (where the firm exceeds a limit in that line): the upgrade that brings the effluent
+  to 80 % of the basic standard. Removal 1 − target/concentration for metals above it, a small
+  co-removal for the line's other metals. Running cost CNY/m³ × wastewater, plus for firms above
+  30,000 m³/yr a lumpy investment (``fixed_cost``, annualised).
+- **Stage 2**: polishing to the special limits (特别排放限值), and at least 40 % of what stage 1
+  leaves. Small firms get it as one technology per line (CNY/m³ × wastewater); large plants get
+  metal-specific ``step`` rows whose CNY/kg follow from CNY/m³ ÷ g/m³ removed: the steep segment
+  of the MAC ladder (DF §4.3, Derived: Pb ≈ 3,000–10,000, Cd ≈ 30,000–100,000 CNY/kg).
 - **Stage 3** (the larger firms of some sectors): membrane reuse (UF/RO) removing most of what is
   left after stage 2, the dearest polishing stage, with a lumpy investment.
 - **Sector-specific process changes**: EMM clean production (closed-loop rinsing; a negative
@@ -83,22 +86,60 @@ LIMITS: dict[str, dict[str, float]] = {
     # GB 25466-2010 Table 3 special limits: all D.
     "GB25466_T3": {"Pb": 0.2, "Cd": 0.02, "Hg": 0.01, "As": 0.1, "Zn": 1.0},
     # GB 13456-2012 (iron & steel) Table 2 and Table 3: all D (tables not retrieved); Mn from GB 8978 (A).
-    "GB13456_T2": {"Pb": 1.0, "Cd": 0.1, "Hg": 0.05, "As": 0.5, "Cr6+": 0.5, "Cr": 1.5, "Ni": 1.0, "Zn": 2.0,
-                   "Mn": 2.0},
-    "GB13456_T3": {"Pb": 0.1, "Cd": 0.01, "Hg": 0.01, "As": 0.1, "Cr6+": 0.05, "Cr": 0.1, "Ni": 0.05, "Zn": 1.0,
-                   "Mn": 0.5},
+    "GB13456_T2": {
+        "Pb": 1.0,
+        "Cd": 0.1,
+        "Hg": 0.05,
+        "As": 0.5,
+        "Cr6+": 0.5,
+        "Cr": 1.5,
+        "Ni": 1.0,
+        "Zn": 2.0,
+        "Mn": 2.0,
+    },
+    "GB13456_T3": {
+        "Pb": 0.1,
+        "Cd": 0.01,
+        "Hg": 0.01,
+        "As": 0.1,
+        "Cr6+": 0.05,
+        "Cr": 0.1,
+        "Ni": 0.05,
+        "Zn": 1.0,
+        "Mn": 0.5,
+    },
     # GB 30486-2013 (leather) Table 2: C + D; special limits D.
     "GB30486_T2": {"Cr6+": 0.1, "Cr": 1.5},
     "GB30486_SP": {"Cr6+": 0.05, "Cr": 0.5},
     # GB 8978-1996 class-1 pollutants (workshop outlet) and grade-1 Zn/Cu/Mn: A. Used for the
     # chemicals and manganese sectors, whose own standard (GB 31573-2015) was not retrieved.
-    "GB8978": {"Pb": 1.0, "Cd": 0.1, "Hg": 0.05, "As": 0.5, "Cr6+": 0.5, "Cr": 1.5, "Ni": 1.0, "Zn": 2.0,
-               "Cu": 0.5, "Mn": 2.0},
+    "GB8978": {
+        "Pb": 1.0,
+        "Cd": 0.1,
+        "Hg": 0.05,
+        "As": 0.5,
+        "Cr6+": 0.5,
+        "Cr": 1.5,
+        "Ni": 1.0,
+        "Zn": 2.0,
+        "Cu": 0.5,
+        "Mn": 2.0,
+    },
     # Assumption: polishing targets for chemicals/manganese (no special limits retrieved): GB 21900
     # Table 3 for Pb/Cd/Cr/Cr6+/Ni (A), Hg 0.005 and As 0.1 (D), Zn 1.0 and Cu 0.3 (D), and Mn 0.5,
     # just above the < 0.4 mg/L outlet of MnO₂-seeded aeration on EMM wastewater (DF §4.1, B).
-    "SPECIAL_PROXY": {"Pb": 0.1, "Cd": 0.01, "Hg": 0.005, "As": 0.1, "Cr6+": 0.1, "Cr": 0.5, "Ni": 0.1, "Zn": 1.0,
-                      "Cu": 0.3, "Mn": 0.5},
+    "SPECIAL_PROXY": {
+        "Pb": 0.1,
+        "Cd": 0.01,
+        "Hg": 0.005,
+        "As": 0.1,
+        "Cr6+": 0.1,
+        "Cr": 0.5,
+        "Ni": 0.1,
+        "Zn": 1.0,
+        "Cu": 0.3,
+        "Mn": 0.5,
+    },
 }
 
 #: Sector-wide cap reductions vs the 2016 baseline (share cut). Pb and Cd: Xiangtan's 2015–2017
@@ -119,23 +160,59 @@ OPERATING_DAYS = 330  # assumption: days of discharge per year, to size treatmen
 CRF = 0.08 / (1 - 1.08**-10)
 #: Capex of a new or upgraded wastewater plant, CNY per (m³/d) of capacity. Full acid-wastewater
 #: plants at lead-zinc smelters cost 9,800–12,270 CNY per (m³/d) (DF §4.2, C); an upgrade of an
-#: existing plant is taken at about a third of that (assumption), membrane reuse at the full figure.
-CAPEX_UPGRADE_PER_M3D = (1500.0, 3000.0)
+#: existing plant's line is taken at 10–20 % of that per treatment line (assumption), membrane reuse
+#: at the full figure.
+CAPEX_UPGRADE_PER_M3D = (1000.0, 2000.0)
 CAPEX_MEMBRANE_PER_M3D = (9800.0, 12270.0)
 #: Firms discharging less than this (m³/yr) buy packaged equipment without a lumpy investment
 #: decision worth modelling (assumption; it also keeps the number of binaries small).
 LUMPY_MIN_WASTEWATER = 30_000.0
 MEMBRANE_MIN_WASTEWATER = 20_000.0
-#: Running cost of the stage-1 upgrade, CNY/m³. The industry averages are 5–8 CNY/m³ for
-#: electroplating (DF §4.2, C) and 5.45 CNY/m³ for a three-stage lead-zinc plant (C); the upgrade of
-#: a poorly run lime plant is taken at 1.5–3 CNY/m³ more (assumption).
-STAGE1_COST_PER_M3 = (0.8, 2.0)
-#: Running cost of polishing to the special limits, CNY/m³: +1–3 CNY/m³ (DF §4.3, an assumption there too).
-STAGE2_COST_PER_M3 = (1.0, 3.0)
-#: Metal-specific polishing for large plants, CNY per m³ of flow polished for that metal (assumption,
-#: the joint 1–3 CNY/m³ of DF §4.3 split among the metals a plant polishes); the first half of the
-#: gap to the special limit costs STEP_FACTORS[0] × and the second half STEP_FACTORS[1] × the mean.
-STEP_COST_PER_M3 = {"Pb": 0.8, "Cd": 0.8, "Hg": 0.8, "As": 0.6, "Cr6+": 0.6, "Cr": 0.6, "Mn": 0.5}
+#: Treatment lines by chemistry (DF §4.1): the metals each removes, the name of its stage-1 upgrade
+#: and of its stage-2 polishing, and their running costs in CNY/m³. The lines' costs are assumptions
+#: (D) chosen so that a plant fixing every line pays ~2–5 CNY/m³ more for stage 1 (the industry averages
+#: are 5–8 CNY/m³ for electroplating and 5.45 CNY/m³ for a three-stage lead-zinc plant, DF §4.2, C) and
+#: ~1.5–3.5 CNY/m³ more for polishing (+1–3 CNY/m³ in DF §4.3, itself an assumption). Iron-salt dosing
+#: for As and aeration for Mn are the cheap lines; sulfide polishing the dear one.
+TREATMENT_LINES: dict[str, dict] = {
+    "sulfide": {
+        "metals": ("Pb", "Cd", "Hg", "Zn", "Cu", "Ni"),
+        "stage1": "sulfide precipitation upgrade",
+        "stage2": "sulfide polishing and sand filtration",
+        "cost1": (0.8, 1.8),
+        "cost2": (0.5, 1.2),
+    },
+    "arsenic": {
+        "metals": ("As",),
+        "stage1": "iron-salt co-precipitation upgrade (As)",
+        "stage2": "iron-salt polishing (As)",
+        "cost1": (0.3, 0.8),
+        "cost2": (0.3, 0.6),
+    },
+    "chromium": {
+        "metals": ("Cr6+", "Cr"),
+        "stage1": "Cr6+ reduction and precipitation upgrade",
+        "stage2": "Cr6+ reduction polishing",
+        "cost1": (0.5, 1.2),
+        "cost2": (0.4, 0.9),
+    },
+    "manganese": {
+        "metals": ("Mn",),
+        "stage1": "MnO2-seeded aeration upgrade",
+        "stage2": "MnO2 filtration polishing",
+        "cost1": (0.5, 1.2),
+        "cost2": (0.3, 0.7),
+    },
+}
+#: Polishing takes a metal to its special limit, and cuts at least this share of what it receives
+#: even where the effluent is already below the special limit (assumption; sulfide precipitation
+#: reaches Pb < 0.1 and Cd < 0.01 mg/L, DF §4.1, C).
+POLISH_MIN = 0.4
+#: Metal-specific polishing for large plants, CNY per m³ of flow polished for that metal (assumption:
+#: the lines' stage-2 costs above, split among their metals); the CNY/kg of a step is this ÷ the g/m³
+#: removed. The first half of the gap costs STEP_FACTORS[0] × and the second half STEP_FACTORS[1] ×
+#: the mean (a convex curve).
+STEP_COST_PER_M3 = {"Pb": 0.8, "Cd": 0.8, "Hg": 0.8, "As": 0.3, "Cr6+": 0.6, "Cr": 0.6, "Mn": 0.5}
 STEP_FACTORS = (0.6, 1.6)
 #: Membrane reuse (UF + RO): removes MEMBRANE_REMOVAL of what is left after polishing (RO rejects
 #: > 99 % of Pb, DF §4.1, C; the concentrate is partly returned, assumption), at 4–8 CNY/m³ more
@@ -158,10 +235,12 @@ RETIRE_CLEANUP = (0.5e6, 2.0e6)  # CNY, one-off (assumption)
 #: Compliance ratio (effluent concentration / basic limit) of compliant firms: log-normal,
 #: median and log-sd, clipped (assumption; DF §9.3 suggests 0.5–1× the limit).
 COMPLIANT_RATIO = (0.7, 0.3, (0.3, 1.0))
-#: Compliance ratio of backward firms in the metals they exceed (assumption): median 2× the limit.
+#: Compliance ratio of backward firms in the metals they exceed (assumption): median 2.5× the limit.
 BACKWARD_RATIO = (2.5, 0.4, (1.3, 6.0))
-#: Spread of one metal's ratio around the firm's (assumption).
+#: Spread of one metal's ratio around the firm's (assumption); a compliant firm stays below this
+#: share of every limit.
 METAL_RATIO_SD = 0.25
+COMPLIANT_MAX = 0.95
 
 #: Output units, per sector (the model treats output as "t/yr"; electroplating is measured in m²).
 OUTPUT_UNITS = {
@@ -175,6 +254,15 @@ OUTPUT_UNITS = {
 # --------------------------------------------------------------------------------------------------
 # The archetypes: kinds of firms, how many, where, how big
 # --------------------------------------------------------------------------------------------------
+
+
+#: Qingshuitang (Zhuzhou) SMEs closed in 2011: per-firm average discharge, kg/yr (DF §3.1, B Derived).
+QINGSHUITANG_MEAN = {"Pb": 8.7, "As": 18.1, "Cd": 4.3}
+#: Their metal mix relative to the discharge limits: Cd:Pb is 0.5 by mass against 0.1 in the limits,
+#: so the zinc and inorganic-chemicals SMEs discharge Pb at a lower and Cd at a higher share of its
+#: limit than the other metals (multipliers of the compliance ratio, chosen so that the calibrated
+#: group reproduces the Qingshuitang mix within ~25 %; assumption).
+QINGSHUITANG_MIX = {"Pb": 0.45, "Cd": 1.3}
 
 
 @dataclass(frozen=True)
@@ -196,46 +284,76 @@ class Archetype:
     #: the metals a backward firm exceeds its limits in (its treatment's weak point); empty: all
     backward_metals: tuple[str, ...] = ()
     metal_ratio: dict[str, float] = field(default_factory=dict)  # metal -> ratio multiplier
-    stage1_name: str = "sulfide precipitation upgrade"
-    stage2_name: str = "sulfide polishing and sand filtration"
+    #: names of (stage-1, stage-2) per treatment line where this kind of firm calls them otherwise
+    line_names: dict[str, tuple[str, str]] = field(default_factory=dict)
     large_output: float = float("inf")  # at or above: metal-specific steps instead of a joint stage 2
     membrane: bool = False
     margin: float = 0.0  # CNY per unit of output
     retire_below: float = 0.0  # backward firms below this output may close (binary)
-    calibrate: bool = False  # scale the backward firms' Pb/As/Cd to the Qingshuitang SME averages
+    calibrate: bool = False  # scale the wastewater to the Qingshuitang SME averages of Pb/As/Cd
 
 
 ARCHETYPES: tuple[Archetype, ...] = (
     # ---- ferrous: ferro-alloy plants around the former Hunan Ferroalloy works in Xiangxiang (DF §1.2, B;
     # the chromium-slag incident of 2009). Sizes 20–80 kt/yr (assumption, D); water 3 m³/t (assumption, D).
     Archetype(
-        "ferroalloy", "ferrous", "ferro-alloy plant", {"xiangxiang": 4, "other": 1},
-        output_median=35e3, output_sd=0.5, output_range=(15e3, 90e3), water=(2.0, 4.0),
+        "ferroalloy",
+        "ferrous",
+        "ferro-alloy plant",
+        {"xiangxiang": 4},
+        output_median=35e3,
+        output_sd=0.5,
+        output_range=(15e3, 90e3),
+        water=(2.0, 4.0),
         metals={"Cr6+": 1.0, "Cr": 1.0, "Mn": 1.0, "Pb": 0.8, "Cd": 0.6, "Zn": 0.8, "Ni": 0.4},
-        basic="GB13456_T2", special="GB13456_T3", backward_share=0.4, backward_metals=("Cr6+", "Cr", "Mn"),
-        metal_ratio={"Pb": 0.5, "Cd": 0.5, "Zn": 0.5, "Ni": 0.5},
-        stage1_name="Cr6+ reduction and precipitation upgrade", large_output=40e3,
-        margin=300.0, retire_below=30e3,
+        basic="GB13456_T2",
+        special="GB13456_T3",
+        backward_share=0.4,
+        backward_metals=("Cr6+", "Cr", "Mn"),
+        metal_ratio={"Pb": 0.7, "Cd": 1.0, "Zn": 0.5, "Ni": 0.5},
+        large_output=40e3,
+        margin=300.0,
+        retire_below=30e3,
     ),
     # ---- chemicals: inorganic pigments (lead chromate, encapsulated and cadmium pigments) at Yisuhe,
     # where the 牛头化工 site lies (DF §6.2, B), and elsewhere. 3–20 kt/yr (assumption, D); water
     # 8–14 m³/t (assumption, D; the 28 Zhubugang chemical firms discharged ~94,000 m³/yr each, DF §3.1 Derived).
     Archetype(
-        "pigment", "chemicals", "inorganic pigment plant", {"yisuhe": 5, "other": 2},
-        output_median=7e3, output_sd=0.6, output_range=(2e3, 25e3), water=(8.0, 14.0),
+        "pigment",
+        "chemicals",
+        "inorganic pigment plant",
+        {"yisuhe": 5, "other": 2},
+        output_median=7e3,
+        output_sd=0.6,
+        output_range=(2e3, 25e3),
+        water=(8.0, 14.0),
         metals={"Pb": 1.0, "Cr6+": 1.0, "Cr": 1.0, "Cd": 0.6, "Zn": 0.8},
-        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.25, backward_metals=("Pb", "Cr6+", "Cr"),
+        basic="GB8978",
+        special="SPECIAL_PROXY",
+        backward_share=0.25,
+        backward_metals=("Pb", "Cr6+", "Cr"),
         metal_ratio={"Cd": 0.6},
-        stage1_name="Cr6+ reduction and sulfide precipitation upgrade", large_output=10e3,
-        margin=1500.0, retire_below=5e3,
+        large_output=10e3,
+        margin=1500.0,
+        retire_below=5e3,
     ),
     # chromium salts (sodium dichromate): GB 8978 allows 5 m³/t (DF §2.2, A); 10–30 kt/yr (assumption, D).
     Archetype(
-        "chromium_salt", "chemicals", "chromium-salt plant", {"yisuhe": 1, "other": 1},
-        output_median=15e3, output_sd=0.3, output_range=(10e3, 30e3), water=(3.5, 5.0),
+        "chromium_salt",
+        "chemicals",
+        "chromium-salt plant",
+        {"yisuhe": 1, "other": 1},
+        output_median=15e3,
+        output_sd=0.3,
+        output_range=(10e3, 30e3),
+        water=(3.5, 5.0),
         metals={"Cr6+": 1.0, "Cr": 1.0, "Pb": 0.5},
-        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.0, metal_ratio={"Cr6+": 1.2, "Cr": 1.0},
-        stage1_name="Cr6+ reduction and precipitation upgrade", large_output=10e3, membrane=True,
+        basic="GB8978",
+        special="SPECIAL_PROXY",
+        backward_share=0.0,
+        metal_ratio={"Cr6+": 1.2, "Cr": 1.0},
+        large_output=10e3,
+        membrane=True,
         margin=1200.0,
     ),
     # tanneries in the Xiangxiang leather park (DF §3.2, C) and a few elsewhere. Output in t of raw hide:
@@ -244,78 +362,154 @@ ARCHETYPES: tuple[Archetype, ...] = (
     # reported for Xiangxiang (C) = 30 m³/t; the national range is 60–120 t per t raw hide (C). We use
     # 30–50 m³/t, the local figure and a little above.
     Archetype(
-        "tannery", "chemicals", "tannery", {"xiangxiang": 22, "other": 2},
-        output_median=2000.0, output_sd=0.6, output_range=(500.0, 7500.0), water=(30.0, 50.0),
+        "tannery",
+        "chemicals",
+        "tannery",
+        {"xiangxiang": 22, "other": 2},
+        output_median=2000.0,
+        output_sd=0.6,
+        output_range=(500.0, 7500.0),
+        water=(30.0, 50.0),
         metals={"Cr": 1.0, "Cr6+": 0.7},
-        basic="GB30486_T2", special="GB30486_SP", backward_share=0.35, backward_metals=("Cr",),
-        stage1_name="chrome-wastewater segregation and precipitation upgrade",
-        stage2_name="coagulation polishing and filtration",
-        margin=4000.0, retire_below=2500.0,  # 2,500 t ≈ 100,000 hides: the entry threshold (B)
+        basic="GB30486_T2",
+        special="GB30486_SP",
+        backward_share=0.35,
+        backward_metals=("Cr",),
+        line_names={
+            "chromium": (
+                "chrome-wastewater segregation and precipitation upgrade",
+                "coagulation polishing and filtration",
+            )
+        },
+        margin=4000.0,
+        retire_below=2500.0,  # 2,500 t ≈ 100,000 hides: the entry threshold (B)
     ),
     # inorganic salts from industrial waste (zinc/copper/manganese salts; DF §1.1 names "zinc inorganic
     # compounds made from industrial solid waste" as a key industry, B). Qingshuitang-like SMEs:
     # Pb/As/Cd calibrated to DF §3.1. 2–10 kt/yr, 6–10 m³/t (assumption, D).
     Archetype(
-        "inorganic", "chemicals", "inorganic-salt works", {"yisuhe": 3, "other": 3, "jiuhua": 1},
-        output_median=5e3, output_sd=0.5, output_range=(1.5e3, 12e3), water=(6.0, 10.0),
+        "inorganic",
+        "chemicals",
+        "inorganic-salt works",
+        {"yisuhe": 3, "other": 3, "jiuhua": 1},
+        output_median=5e3,
+        output_sd=0.5,
+        output_range=(1.5e3, 12e3),
+        water=(6.0, 10.0),
         metals={"Pb": 1.0, "As": 1.0, "Cd": 1.0, "Hg": 0.5, "Zn": 1.0, "Cu": 0.8, "Mn": 0.6},
-        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.35, backward_metals=("As", "Cd"),
-        stage1_name="sulfide and iron-salt co-precipitation upgrade",
-        margin=500.0, retire_below=4e3, calibrate=True,
+        basic="GB8978",
+        special="SPECIAL_PROXY",
+        backward_share=0.35,
+        backward_metals=("As", "Cd"),
+        metal_ratio=QINGSHUITANG_MIX,
+        margin=500.0,
+        retire_below=4e3,
+        calibrate=True,
     ),
     # ---- manganese. EMD: the city's large EMD producer (the largest in China, DF §3.2, C) is represented
     # by one synthetic 40 kt/yr plant (assumption, D). Water 3–4 m³/t (assumption: as EMM).
     Archetype(
-        "emd", "manganese", "EMD plant", {"manganese_mine": 1},
-        output_median=40e3, output_sd=0.0, output_range=(40e3, 40e3), water=(3.5, 3.5),
+        "emd",
+        "manganese",
+        "EMD plant",
+        {"manganese_mine": 1},
+        output_median=40e3,
+        output_sd=0.0,
+        output_range=(40e3, 40e3),
+        water=(3.5, 3.5),
         metals={"Mn": 1.0, "Pb": 1.0, "Cd": 1.0},
-        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.0,
-        stage1_name="MnO2-seeded aeration upgrade", large_output=10e3, membrane=True, margin=1500.0,
+        basic="GB8978",
+        special="SPECIAL_PROXY",
+        backward_share=0.0,
+        large_output=10e3,
+        membrane=True,
+        margin=1500.0,
     ),
     # EMM: lines ≥ 10 kt/yr, firms ≥ 30 kt/yr to enter; < 5 kt/yr to be eliminated (DF §3.2, B).
     # Wastewater ≈ 3.5 m³/t (DF §3.1, Derived from B). Dichromate passivation until 2013 (B): Cr present.
     Archetype(
-        "emm", "manganese", "EMM plant", {"manganese_mine": 6, "xiangxiang": 1},
-        output_median=12e3, output_sd=0.5, output_range=(6e3, 30e3), water=(3.0, 4.5),
+        "emm",
+        "manganese",
+        "EMM plant",
+        {"manganese_mine": 6, "xiangxiang": 1},
+        output_median=12e3,
+        output_sd=0.5,
+        output_range=(6e3, 30e3),
+        water=(3.0, 4.5),
         metals={"Mn": 1.0, "Cr6+": 1.0, "Cr": 1.0, "Cd": 0.7, "Pb": 0.7},
-        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.4, backward_metals=("Mn", "Cr6+", "Cr"),
+        basic="GB8978",
+        special="SPECIAL_PROXY",
+        backward_share=0.4,
+        backward_metals=("Mn", "Cr6+", "Cr"),
         metal_ratio={"Mn": 1.3},
-        stage1_name="Cr6+ reduction and MnO2-seeded aeration upgrade", large_output=15e3,
-        margin=800.0, retire_below=10e3,
+        large_output=15e3,
+        margin=800.0,
+        retire_below=10e3,
     ),
     # manganese sulfate and other Mn compounds: 5–20 kt/yr, 2–4 m³/t (assumption, D).
     Archetype(
-        "mn_compounds", "manganese", "manganese-compounds plant",
+        "mn_compounds",
+        "manganese",
+        "manganese-compounds plant",
         {"manganese_mine": 4, "xiangxiang": 3, "other": 2},
-        output_median=8e3, output_sd=0.5, output_range=(3e3, 20e3), water=(2.0, 4.0),
+        output_median=8e3,
+        output_sd=0.5,
+        output_range=(3e3, 20e3),
+        water=(2.0, 4.0),
         metals={"Mn": 1.0, "Cd": 0.6, "Pb": 0.6},
-        basic="GB8978", special="SPECIAL_PROXY", backward_share=0.3, backward_metals=("Mn",),
-        stage1_name="MnO2-seeded aeration upgrade", stage2_name="MnO2 filtration polishing",
-        margin=400.0, retire_below=6e3,
+        basic="GB8978",
+        special="SPECIAL_PROXY",
+        backward_share=0.3,
+        backward_metals=("Mn",),
+        margin=400.0,
+        retire_below=6e3,
     ),
     # ---- zinc products (zinc oxide, zinc sulfate, zinc powder; Xiangxiang had lead-zinc firms phased out,
-    # DF §6.2, B). Qingshuitang-like SMEs: Pb/As/Cd calibrated to DF §3.1. 2–20 kt/yr, 5–9 m³/t
-    # (assumption, D).
+    # DF §6.2, B; two galvanizing-residue works near the steel mill, assumption). Qingshuitang-like
+    # SMEs: Pb/As/Cd calibrated to DF §3.1. 2–20 kt/yr, 5–9 m³/t (assumption, D).
     Archetype(
-        "zinc", "zinc", "zinc-products plant", {"yisuhe": 10, "xiangxiang": 9, "other": 5},
-        output_median=6e3, output_sd=0.6, output_range=(1.5e3, 25e3), water=(5.0, 9.0),
+        "zinc",
+        "zinc",
+        "zinc-products plant",
+        {"yisuhe": 10, "xiangxiang": 9, "xianggang": 2, "other": 4},
+        output_median=6e3,
+        output_sd=0.6,
+        output_range=(1.5e3, 25e3),
+        water=(5.0, 9.0),
         metals={"Zn": 1.0, "Cd": 1.0, "Pb": 1.0, "As": 0.9, "Hg": 0.5},
-        basic="GB25466_T2", special="GB25466_T3", backward_share=0.35, backward_metals=("As", "Cd"),
-        stage1_name="sulfide and iron-salt co-precipitation upgrade", large_output=15e3, membrane=True,
-        margin=600.0, retire_below=5e3, calibrate=True,
+        basic="GB25466_T2",
+        special="GB25466_T3",
+        backward_share=0.35,
+        backward_metals=("As", "Cd"),
+        metal_ratio=QINGSHUITANG_MIX,
+        large_output=15e3,
+        membrane=True,
+        margin=600.0,
+        retire_below=5e3,
+        calibrate=True,
     ),
     # ---- electroplating shops: Shaodong's 22 firms average ~52,000 m²/yr and ~137 L/m² (DF §3.1, B
     # Derived); DF §9 suggests 50k–1M m²/yr and 100–500 L/m². Jiuhua (auto parts) and the high-tech
-    # zone hold most (assumption).
+    # zone hold most; a few plate steel wire and fasteners near the steel mill (assumption).
     Archetype(
-        "plating", "electroplating", "electroplating shop",
-        {"jiuhua": 38, "hightech": 28, "other": 20, "xiangxiang": 8, "yisuhe": 8, "shaoshan": 4},
-        output_median=60e3, output_sd=0.7, output_range=(15e3, 800e3), water=(0.10, 0.30),
+        "plating",
+        "electroplating",
+        "electroplating shop",
+        {"jiuhua": 38, "hightech": 28, "other": 20, "xiangxiang": 8, "yisuhe": 8, "xianggang": 4, "shaoshan": 4},
+        output_median=60e3,
+        output_sd=0.7,
+        output_range=(15e3, 800e3),
+        water=(0.10, 0.30),
         metals={},  # drawn by plating type below
-        basic="GB21900_T2", special="GB21900_T3", backward_share=0.2,
-        stage1_name="stream segregation and chemical precipitation upgrade",
-        stage2_name="chelating polishing and filtration", membrane=True,
-        margin=3.0, retire_below=40e3,
+        basic="GB21900_T2",
+        special="GB21900_T3",
+        backward_share=0.2,
+        line_names={
+            "sulfide": ("stream segregation and chemical precipitation upgrade", "chelating polishing and filtration")
+        },
+        membrane=True,
+        margin=3.0,
+        retire_below=40e3,
     ),
 )
 
@@ -329,8 +523,6 @@ PLATING_TYPES = (
     ("cadmium and mixed", 0.05, ("Cd", "Zn", "Cr6+", "Cr", "Ni")),
 )
 
-#: Qingshuitang (Zhuzhou) SMEs closed in 2011: per-firm average discharge, kg/yr (DF §3.1, B Derived).
-QINGSHUITANG_MEAN = {"Pb": 8.7, "As": 18.1, "Cd": 4.3}
 
 #: Profit margins, CNY per unit of output (all assumptions, grade D, except leather: the largest
 #: Xiangxiang tannery's 2014 sales of 400 M yuan on ~0.3 M hides (DF §3.2, C) give ~1,330 yuan per
@@ -345,18 +537,22 @@ STEEL_MARGIN = 150.0  # CNY/t crude steel, a thin 2015–2016 margin (assumption
 #: modern mill reuses most water, assumption).
 STEEL_OUTPUT = 9.0e6
 STEEL_WATER = 0.8
+#: The mill's metals come from a few streams (sinter and blast-furnace gas scrubbing: Pb, Zn, Cd, As;
+#: cold rolling and coating: Cr6+, Cr, Ni) that carry about this share of its wastewater; polishing them
+#: at the source costs this share of polishing the whole flow for the same kilograms (assumption, D).
+STEEL_STREAM_SHARE = 0.25
 #: Effluent concentrations, mg/L (assumption, D): well below the (D) GB 13456 Table 2 limits, above
 #: its (D) special limits, as at a mill that meets the current standard. No Hg: a steel mill's Hg goes
 #: to air (DF §1.2).
-STEEL_CONC = {"Pb": 0.15, "Cd": 0.015, "As": 0.15, "Cr6+": 0.08, "Cr": 0.2, "Ni": 0.1, "Zn": 0.5, "Mn": 0.5}
+STEEL_CONC = {"Pb": 0.15, "Cd": 0.015, "As": 0.12, "Cr6+": 0.08, "Cr": 0.2, "Ni": 0.1, "Zn": 0.5, "Mn": 0.5}
 
 # --------------------------------------------------------------------------------------------------
 # Phase-out (淘汰落后产能)
 # --------------------------------------------------------------------------------------------------
 
-#: Zhubugang: 28 chemical firms closed by 2014-09-30 (DF §6.2, B). A few synthetic remnants (old EMD
-#: and manganese-compounds lines, pigment and chemical works awaiting final closure) are kept with
-#: their last discharge and put on the phase-out list: they must close.
+#: Zhubugang: 28 chemical firms closed by 2014-09-30 (DF §6.2, B). A few synthetic remnants (a line
+#: of a pigment works, of a manganese-compounds plant and of an EMM plant awaiting final closure and
+#: relocation) are kept with their last discharge and put on the phase-out list: they must close.
 ZHUBUGANG_REMNANTS = (
     ("chemicals", "pigment", 2),
     ("manganese", "mn_compounds", 1),
@@ -365,13 +561,21 @@ ZHUBUGANG_REMNANTS = (
 #: EMM plants below 5 kt/yr are to be eliminated (DF §3.2, B): this many small ones are added in the
 #: manganese-mine zone and phased out.
 SMALL_EMM_PHASE_OUT = 2
-#: The phase-out remnants are scaled down so that closures deliver a minority of each sector's cut
-#: (assumption: most of Zhubugang's discharge was gone before 2016).
+#: The Zhubugang remnants are single lines: their output and wastewater are this share of a whole
+#: plant's, so that closures deliver a minority of each sector's cut (assumption: most of
+#: Zhubugang's discharge was gone before 2016).
 REMNANT_SCALE = 0.1
 
 ZONE_CODES = {
-    "zhubugang": "ZB", "manganese_mine": "MK", "yisuhe": "YS", "xianggang": "XG", "xiangxiang": "XX",
-    "jiuhua": "JH", "hightech": "HT", "shaoshan": "SS", "other": "OT",
+    "zhubugang": "ZB",
+    "manganese_mine": "MK",
+    "yisuhe": "YS",
+    "xianggang": "XG",
+    "xiangxiang": "XX",
+    "jiuhua": "JH",
+    "hightech": "HT",
+    "shaoshan": "SS",
+    "other": "OT",
 }
 SECTOR_CODES = {"ferrous": "FERR", "chemicals": "CHEM", "manganese": "MN", "zinc": "ZN", "electroplating": "EP"}
 
@@ -404,8 +608,9 @@ def _lognormal(rng: np.random.Generator, median: float, sd: float, lo: float, hi
     return float(np.clip(median * np.exp(sd * rng.standard_normal()), lo, hi))
 
 
-def _draw_firm(rng: np.random.Generator, arch: Archetype, zone: str, *, phase_out: bool = False,
-               output: float | None = None) -> Firm:
+def _draw_firm(
+    rng: np.random.Generator, arch: Archetype, zone: str, *, phase_out: bool = False, output: float | None = None
+) -> Firm:
     out = output if output is not None else _lognormal(rng, arch.output_median, arch.output_sd, *arch.output_range)
     water = out * float(rng.uniform(*arch.water))
     plating_type = ""
@@ -423,14 +628,27 @@ def _draw_firm(rng: np.random.Generator, arch: Archetype, zone: str, *, phase_ou
     for m in metals:
         exceeds = backward and (not arch.backward_metals or m in arch.backward_metals)
         ratio = (bad_ratio if exceeds else ok_ratio) * arch.metal_ratio.get(m, 1.0)
-        conc[m] = basic[m] * ratio * float(np.exp(METAL_RATIO_SD * rng.standard_normal()))
+        ratio *= float(np.exp(METAL_RATIO_SD * rng.standard_normal()))
+        conc[m] = basic[m] * (ratio if exceeds else min(ratio, COMPLIANT_MAX))
+    if "Cr6+" in conc and "Cr" in conc:  # total chromium includes the hexavalent part
+        conc["Cr"] = max(conc["Cr"], conc["Cr6+"])
     return Firm("", "", arch.sector, zone, arch, out, water, conc, basic, special, backward, phase_out, plating_type)
 
 
 def _steel_mill() -> Firm:
     water = STEEL_OUTPUT * STEEL_WATER
-    return Firm("", "integrated steel mill", "ferrous", "xianggang", None, STEEL_OUTPUT, water, dict(STEEL_CONC),
-                LIMITS["GB13456_T2"], LIMITS["GB13456_T3"])
+    return Firm(
+        "",
+        "integrated steel mill",
+        "ferrous",
+        "xianggang",
+        None,
+        STEEL_OUTPUT,
+        water,
+        dict(STEEL_CONC),
+        LIMITS["GB13456_T2"],
+        LIMITS["GB13456_T3"],
+    )
 
 
 def _calibrate(firms: list[Firm]) -> dict[str, float]:
@@ -462,10 +680,14 @@ def build_firms(rng: np.random.Generator) -> tuple[list[Firm], dict[str, float]]
         for _ in range(n):
             f = _draw_firm(rng, arch, "zhubugang", phase_out=True)
             f.water *= REMNANT_SCALE
+            f.output *= REMNANT_SCALE
+            f.name = f"{arch.label} (remnant line)"
             firms.append(f)
     emm = arch_by_key["emm"]
     for _ in range(SMALL_EMM_PHASE_OUT):
-        firms.append(_draw_firm(rng, emm, "manganese_mine", phase_out=True, output=float(rng.uniform(2e3, 4.5e3))))
+        f = _draw_firm(rng, emm, "manganese_mine", phase_out=True, output=float(rng.uniform(2e3, 4.5e3)))
+        f.name = f"{emm.label} (below 5 kt/yr)"
+        firms.append(f)
     factors = _calibrate(firms)
     for f in firms:  # backward = above the basic limit in some metal, whatever the draw said
         f.backward = any(c > f.basic[m] for m, c in f.conc.items())
@@ -480,8 +702,7 @@ def build_firms(rng: np.random.Generator) -> tuple[list[Firm], dict[str, float]]
             what = f"{what} ({f.plating_type})"
         f.name = f"Synthetic {what} {f.id}"
         f.baseline = {m: f.water * c / 1000.0 for m, c in f.conc.items()}
-        drift = np.clip(np.exp(HISTORY_LOG_MEAN + HISTORY_LOG_SD * rng.standard_normal(len(POLLUTANTS))),
-                        *HISTORY_CLIP)
+        drift = np.clip(np.exp(HISTORY_LOG_MEAN + HISTORY_LOG_SD * rng.standard_normal(len(POLLUTANTS))), *HISTORY_CLIP)
         f.history = {m: f.baseline[m] * float(drift[POLLUTANTS.index(m)]) for m in f.baseline}
     return firms, factors
 
@@ -496,60 +717,73 @@ def _capex_fixed(rng: np.random.Generator, water: float, per_m3d: tuple[float, f
     return water / OPERATING_DAYS * float(rng.uniform(*per_m3d)) * CRF
 
 
-def _stage_concentrations(f: Firm, rng: np.random.Generator) -> tuple[dict[str, float], dict[str, float]]:
-    """Stage-1 removal shares (backward firms; empty otherwise) and the concentrations after stage 1."""
-    r1: dict[str, float] = {}
-    if f.backward and not f.phase_out:
-        co = float(rng.uniform(*STAGE1_CO_REMOVAL))
-        for m, c in f.conc.items():
-            target = STAGE1_TARGET * f.basic[m]
-            r1[m] = 1.0 - target / c if c > target else co
-    c1 = {m: c * (1.0 - r1.get(m, 0.0)) for m, c in f.conc.items()}
-    return r1, c1
-
-
 def _capped(f: Firm, m: str) -> bool:
     return m in CAP_REDUCTION or (m in CAP_REDUCTION_SECTOR_ONLY and CAP_REDUCTION_SECTOR_ONLY[m][0] == f.sector)
 
 
 def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
-    """The abatement options of one firm (rows of abatement.csv)."""
+    """The abatement options of one firm (rows of abatement.csv).
+
+    Per treatment line that treats a capped metal of the firm: a stage-1 upgrade if the firm exceeds
+    (a fraction ``STAGE1_TARGET`` of) a limit in that line, then polishing as one technology (small
+    firms) or metal-specific steps (large plants). Removal shares are increments on the baseline.
+    """
     rows: list[dict] = []
     if f.phase_out:
         return rows  # closes anyway (forced by the phase-out list)
     arch = f.arch
     big_water = f.water >= LUMPY_MIN_WASTEWATER
+    large = arch is None or f.output >= arch.large_output
+    names = arch.line_names if arch else {}
 
     def tech(name: str, removal: dict[str, float], cost: float, fixed: float = 0.0) -> None:
         removal = {m: r for m, r in removal.items() if r > 5e-4}
         if removal:
             rows.append({"kind": "technology", "name": name, "removal": removal, "cost": cost, "fixed_cost": fixed})
 
-    # stage 1: backward firms up to the basic standard
-    r1, c1 = _stage_concentrations(f, rng)
-    if r1:
-        fixed = _capex_fixed(rng, f.water, CAPEX_UPGRADE_PER_M3D) if big_water else 0.0
-        tech(arch.stage1_name if arch else "upgrade", r1, f.water * float(rng.uniform(*STAGE1_COST_PER_M3)), fixed)
-    # stage 2: up to the special limits, jointly (small firms) or metal by metal (large plants)
-    gaps = {m: c1[m] - f.special[m] for m in f.conc if c1[m] > f.special[m]}
-    large = f.arch is None or f.output >= f.arch.large_output
-    if large:
-        for m, gap in gaps.items():
-            if not _capped(f, m):
-                continue
-            per_kg = STEP_COST_PER_M3[m] * float(rng.uniform(0.7, 1.3)) / (gap / 1000.0)
-            half = f.water * gap / 1000.0 / 2.0
-            for factor in STEP_FACTORS:
-                rows.append({"kind": "step", "pollutant": m, "quantity": half, "cost": per_kg * factor})
-    elif gaps:
-        r2 = {m: g / f.conc[m] for m, g in gaps.items()}
-        tech(arch.stage2_name, r2, f.water * float(rng.uniform(*STAGE2_COST_PER_M3)))
+    c1 = dict(f.conc)  # concentration after stage 1
+    c2 = {}  # after stage 2
+    for line, spec in TREATMENT_LINES.items():
+        mine = [m for m in spec["metals"] if m in f.conc]
+        if not any(_capped(f, m) for m in mine):
+            continue
+        stage1, stage2 = names.get(line, (spec["stage1"], spec["stage2"]))
+        # stage 1: up to the basic standard, where the firm exceeds it in this line
+        if any(f.conc[m] > f.basic[m] for m in mine):
+            co = float(rng.uniform(*STAGE1_CO_REMOVAL))
+            r1 = {}
+            for m in mine:
+                target = STAGE1_TARGET * f.basic[m]
+                r1[m] = 1.0 - target / f.conc[m] if f.conc[m] > target else co
+                c1[m] = f.conc[m] * (1.0 - r1[m])
+            fixed = _capex_fixed(rng, f.water, CAPEX_UPGRADE_PER_M3D) if big_water else 0.0
+            tech(stage1, r1, f.water * float(rng.uniform(*spec["cost1"])), fixed)
+        # stage 2: polishing to the special limit (and at least POLISH_MIN of what is left)
+        for m in mine:
+            c2[m] = min(f.special[m], (1.0 - POLISH_MIN) * c1[m])
+        if large:
+            for m in mine:
+                if not _capped(f, m):
+                    continue
+                gap = c1[m] - c2[m]  # g/m³
+                per_kg = STEP_COST_PER_M3[m] * float(rng.uniform(0.7, 1.3)) / (gap / 1000.0)
+                if arch is None:
+                    per_kg *= STEEL_STREAM_SHARE
+                half = f.water * gap / 1000.0 / 2.0
+                for factor in STEP_FACTORS:
+                    rows.append({"kind": "step", "pollutant": m, "quantity": half, "cost": per_kg * factor})
+        else:
+            r2 = {m: (c1[m] - c2[m]) / f.conc[m] for m in mine}
+            tech(stage2, r2, f.water * float(rng.uniform(*spec["cost2"])))
     # stage 3: membrane reuse on what polishing leaves
     if (f.arch is None or f.arch.membrane) and f.water >= MEMBRANE_MIN_WASTEWATER:
-        c2 = {m: min(c1[m], f.special[m]) for m in f.conc}
-        r3 = {m: MEMBRANE_REMOVAL * c2[m] / f.conc[m] for m in f.conc}
-        tech("membrane reuse (UF and RO)", r3, f.water * float(rng.uniform(*MEMBRANE_COST_PER_M3)),
-             _capex_fixed(rng, f.water, CAPEX_MEMBRANE_PER_M3D))
+        r3 = {m: MEMBRANE_REMOVAL * c2.get(m, c1[m]) / f.conc[m] for m in f.conc}
+        tech(
+            "membrane reuse (UF and RO)",
+            r3,
+            f.water * float(rng.uniform(*MEMBRANE_COST_PER_M3)),
+            _capex_fixed(rng, f.water, CAPEX_MEMBRANE_PER_M3D),
+        )
     rows.extend(_process_changes(f, rng))
     # output cut (限产) at the margin; closure for small backward plants
     margin = STEEL_MARGIN if f.arch is None else arch.margin
@@ -560,30 +794,30 @@ def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
     return rows
 
 
-#: EMM clean production (closed-loop rinsing, automated stripping) at a 30 kt/yr plant: −20,000 t/yr
-#: wastewater, 60 t Mn and 17 t K₂Cr₂O₇ recovered, ~7 M yuan/yr saved (DF §4.2, B). Scaled to each
-#: plant by output; the investment is not sourced (assumption: 8 M yuan at 30 kt, scaling with
-#: output^0.6, annualised). Removal: the wastewater cut (~19 % of 3.5 m³/t × 30 kt, Derived) for all
-#: metals, and more for Cr with the dichromate recovered (assumption).
+#: EMM clean production (closed-loop rinsing) at a 30 kt/yr plant: −20,000 t/yr wastewater, 60 t Mn
+#: and 17 t K₂Cr₂O₇ recovered, > 1 M yuan/yr of materials saved plus ~6 M yuan/yr of labour from
+#: automated stripping (DF §4.2, B). We count the materials only (1.2 M yuan/yr at 30 kt, scaled by
+#: output): the labour saving belongs to an automation investment that is not modelled. That makes the
+#: running cost negative. The closed-loop investment is not sourced (assumption, D: 8 M yuan at 30 kt,
+#: scaling with output^0.6, annualised). Removal: the wastewater cut (~19 % of 3.5 m³/t × 30 kt,
+#: Derived) for all metals, and more for Cr with the dichromate recovered (assumption).
 EMM_CP_REFERENCE_OUTPUT = 30e3
-EMM_CP_SAVING = 7.0e6
-EMM_CP_CAPEX = 40.0e6
+EMM_CP_MATERIAL_SAVING = 1.2e6
+EMM_CP_CAPEX = 8.0e6
+EMM_CP_CAPEX_EXPONENT = 0.6
 EMM_CP_REMOVAL = {"Mn": 0.19, "Cd": 0.19, "Pb": 0.19, "Cr6+": 0.35, "Cr": 0.30}
-#: Saving realised at plants below the reference size (assumption: labour savings scale less than output).
-EMM_CP_SAVING_SHARE = 0.45
 #: Tannery chrome-liquor recycling: chrome powder use 40.8 kg per t of fur (102 kg per 2,500 kg, DF §3.1,
-#: B); recycling saves ~25 % of it (assumption) at 8,000 CNY/t of chrome powder (assumption, D), and cuts
-#: the Cr reaching the treatment plant so that effluent Cr falls by ~30 % (assumption). Investment
-#: 0.3–0.8 M yuan (assumption), annualised.
+#: B); recycling saves ~15 % of it (assumption) at 8,000 CNY/t of chrome powder (assumption, D), and cuts
+#: the Cr reaching the treatment plant so that effluent Cr falls by ~20 % (assumption). Investment
+#: 1.2–2.5 M yuan (assumption), annualised.
 CHROME_POWDER_PER_T = 0.0408
-CHROME_SAVED_SHARE = 0.25
+CHROME_SAVED_SHARE = 0.15
 CHROME_PRICE = 8000.0
-CHROME_RECYCLING_REMOVAL = {"Cr": 0.25, "Cr6+": 0.10}
-CHROME_RECYCLING_CAPEX = (0.8e6, 1.5e6)
+CHROME_RECYCLING_REMOVAL = {"Cr": 0.20, "Cr6+": 0.05}
+CHROME_RECYCLING_CAPEX = (1.2e6, 2.5e6)
 #: Steel mill: No.3 blast-furnace dust and water-treatment retrofit (a 2015 key project, DF §6.2, B).
 #: Costs and removals are assumptions (D): sinter/BF scrubbing water carries Pb, Zn, Cd, As.
-STEEL_BF_RETROFIT = {"removal": {"Pb": 0.25, "Zn": 0.30, "Cd": 0.25, "As": 0.20},
-                     "cost": 1.0e6, "capex": 12.0e6}
+STEEL_BF_RETROFIT = {"removal": {"Pb": 0.25, "Zn": 0.30, "Cd": 0.30, "As": 0.10}, "cost": 1.0e6, "capex": 12.0e6}
 #: Steel mill: cold-rolling wastewater Cr6+ reduction upgrade (assumption, D).
 STEEL_COLD_ROLLING = {"removal": {"Cr6+": 0.40, "Cr": 0.25, "Ni": 0.25}, "cost": 1.5e6}
 
@@ -593,23 +827,50 @@ def _process_changes(f: Firm, rng: np.random.Generator) -> list[dict]:
     key = f.arch.key if f.arch else "steel"
     if key == "emm":
         scale = f.output / EMM_CP_REFERENCE_OUTPUT
-        saving = EMM_CP_SAVING * scale * (1.0 if scale >= 1 else EMM_CP_SAVING_SHARE + (1 - EMM_CP_SAVING_SHARE) * scale)
-        capex = EMM_CP_CAPEX * scale**0.6 * float(rng.uniform(0.8, 1.2))
+        saving = EMM_CP_MATERIAL_SAVING * scale
+        capex = EMM_CP_CAPEX * scale**EMM_CP_CAPEX_EXPONENT * float(rng.uniform(0.8, 1.2))
         removal = {m: r for m, r in EMM_CP_REMOVAL.items() if m in f.conc}
-        rows.append({"kind": "technology", "name": "EMM clean production (closed-loop rinsing)", "removal": removal,
-                     "cost": -saving, "fixed_cost": capex * CRF})
+        rows.append(
+            {
+                "kind": "technology",
+                "name": "EMM clean production (closed-loop rinsing)",
+                "removal": removal,
+                "cost": -saving,
+                "fixed_cost": capex * CRF,
+            }
+        )
     elif key == "tannery":
         saving = f.output * CHROME_POWDER_PER_T * CHROME_SAVED_SHARE * CHROME_PRICE
         removal = {m: r for m, r in CHROME_RECYCLING_REMOVAL.items() if m in f.conc}
-        rows.append({"kind": "technology", "name": "chrome-liquor recycling", "removal": removal,
-                     "cost": -saving, "fixed_cost": float(rng.uniform(*CHROME_RECYCLING_CAPEX)) * CRF})
+        rows.append(
+            {
+                "kind": "technology",
+                "name": "chrome-liquor recycling",
+                "removal": removal,
+                "cost": -saving,
+                "fixed_cost": float(rng.uniform(*CHROME_RECYCLING_CAPEX)) * CRF,
+            }
+        )
     elif key == "steel":
         bf = STEEL_BF_RETROFIT
-        rows.append({"kind": "technology", "name": "No.3 blast-furnace dust and water-treatment retrofit",
-                     "removal": bf["removal"], "cost": bf["cost"], "fixed_cost": bf["capex"] * CRF})
+        rows.append(
+            {
+                "kind": "technology",
+                "name": "No.3 blast-furnace dust and water-treatment retrofit",
+                "removal": bf["removal"],
+                "cost": bf["cost"],
+                "fixed_cost": bf["capex"] * CRF,
+            }
+        )
         cr = STEEL_COLD_ROLLING
-        rows.append({"kind": "technology", "name": "cold-rolling Cr6+ reduction upgrade", "removal": cr["removal"],
-                     "cost": cr["cost"]})
+        rows.append(
+            {
+                "kind": "technology",
+                "name": "cold-rolling Cr6+ reduction upgrade",
+                "removal": cr["removal"],
+                "cost": cr["cost"],
+            }
+        )
     return rows
 
 
@@ -658,8 +919,14 @@ def write_abatement(menus: list[tuple[Firm, list[dict]]], path: Path) -> int:
         for o in menu:
             removal = o.get("removal", {})
             row = [
-                f.id, o["kind"], o.get("name", ""), o.get("pollutant", ""),
-                fmt(o.get("quantity")), fmt(o.get("cost")), fmt(o.get("fixed_cost") or None), fmt(o.get("margin")),
+                f.id,
+                o["kind"],
+                o.get("name", ""),
+                o.get("pollutant", ""),
+                fmt(o.get("quantity")),
+                fmt(o.get("cost")),
+                fmt(o.get("fixed_cost") or None),
+                fmt(o.get("margin")),
             ]
             row += [fmt(round(removal[m], 4)) if m in removal else "" for m in POLLUTANTS]
             rows.append(row)
@@ -671,7 +938,7 @@ def cap_rows(firms: list[Firm]) -> list[dict]:
     caps = []
     sectors = list(SECTOR_CODES)
     capped = dict(CAP_REDUCTION)
-    for m, (sector, r) in CAP_REDUCTION_SECTOR_ONLY.items():
+    for m, (_sector, r) in CAP_REDUCTION_SECTOR_ONLY.items():
         capped[m] = r
     for m, r in capped.items():
         for s in sectors:
@@ -683,8 +950,11 @@ def cap_rows(firms: list[Firm]) -> list[dict]:
 
 
 def write_caps(caps: list[dict], path: Path) -> None:
-    write_csv(path, ["id", "pollutant", "sector", "reduction"],
-              [[c["id"], c["pollutant"], c["sector"], fmt(c["reduction"])] for c in caps])
+    write_csv(
+        path,
+        ["id", "pollutant", "sector", "reduction"],
+        [[c["id"], c["pollutant"], c["sector"], fmt(c["reduction"])] for c in caps],
+    )
 
 
 def write_zones(path: Path) -> None:
@@ -726,15 +996,23 @@ def summarise(firms: list[Firm], menus, n_options: int, caps: list[dict], factor
     for f in firms:
         by_sector[f.sector] = by_sector.get(f.sector, 0) + 1
     lines.append("enterprises per sector: " + ", ".join(f"{s} {n}" for s, n in by_sector.items()))
-    lines.append("backward (above the basic limit): "
-                 + str(sum(f.backward and not f.phase_out for f in firms))
-                 + f"; phase-out: {sum(f.phase_out for f in firms)}")
-    lines.append("baseline totals, kg/yr: " + ", ".join(
-        f"{m} {sum(f.baseline.get(m, 0) for f in firms):,.1f}" for m in POLLUTANTS))
+    lines.append(
+        "backward (above the basic limit): "
+        + str(sum(f.backward and not f.phase_out for f in firms))
+        + f"; phase-out: {sum(f.phase_out for f in firms)}"
+    )
+    lines.append(
+        "baseline totals, kg/yr: "
+        + ", ".join(f"{m} {sum(f.baseline.get(m, 0) for f in firms):,.1f}" for m in POLLUTANTS)
+    )
     calibrated = [f for f in firms if f.arch is not None and f.arch.calibrate and not f.phase_out]
-    lines.append("Qingshuitang calibration (zinc + inorganic chemicals, mean kg/yr): " + ", ".join(
-        f"{m} {np.mean([f.baseline.get(m, 0.0) for f in calibrated]):.1f}" for m in QINGSHUITANG_MEAN)
-        + " (target/mean before scaling: " + ", ".join(f"{m} {v:.2f}" for m, v in factors.items()) + ")")
+    lines.append(
+        "Qingshuitang calibration (zinc + inorganic chemicals, mean kg/yr): "
+        + ", ".join(f"{m} {np.mean([f.baseline.get(m, 0.0) for f in calibrated]):.1f}" for m in QINGSHUITANG_MEAN)
+        + " (target/mean before scaling: "
+        + ", ".join(f"{m} {v:.2f}" for m, v in factors.items())
+        + ")"
+    )
     binaries = sum(1 for _, menu in menus for o in menu if o["kind"] == "retire" or o.get("fixed_cost", 0) > 0)
     lines.append(f"binary decisions: {binaries} (fixed costs and retirements)")
     return "\n".join(lines)
