@@ -147,6 +147,7 @@ def build_inputs(sc: Scenario) -> Inputs:
                     "cost": o.cost,
                     "quad": 0.0,
                     "fixed_cost": o.fixed_cost,
+                    "requires_name": o.requires,
                 },
                 {p: r * e.baseline.get(p, 0.0) for p, r in o.removal.items()},
             )
@@ -210,6 +211,11 @@ def build_inputs(sc: Scenario) -> Inputs:
             "implicit",
         ],
     )
+    # a technology that requires another: the option number of the prerequisite (−1 if none)
+    by_name = {(r["enterprise"], r["name"]): k for k, r in enumerate(opt_rows) if r["kind"] == "technology"}
+    options["requires"] = [
+        by_name.get((r["enterprise"], r.get("requires_name")), -1) if r.get("requires_name") else -1 for r in opt_rows
+    ]
     options = options.astype(
         {
             "ent": np.int64,
@@ -220,6 +226,7 @@ def build_inputs(sc: Scenario) -> Inputs:
             "integer": bool,
             "forced": bool,
             "implicit": bool,
+            "requires": np.int64,
         }
     )
     options.index.name = "option"

@@ -194,6 +194,18 @@ def _assemble(
         )
 
     total_cost = float(trade.cost.sum())
+    per_firm = firms.groupby("enterprise", sort=False).savings.sum()
+    worse_off = sorted(per_firm.index[per_firm < -1e-6 * max(1.0, abs(per_firm).max())].tolist())
+    if worse_off and sol.path.startswith("mi"):
+        worse_note = [
+            f"{len(worse_off)} enterprises pay more with trading than under command-and-control: with lumpy "
+            "decisions (fixed costs, closures) the prices of the continuous problem do not repay every "
+            "fixed cost (non-convex markets have no clearing prices that do): see firms_worse_off"
+        ]
+    elif worse_off:
+        worse_note = [f"{len(worse_off)} enterprises pay more with trading than under command-and-control"]
+    else:
+        worse_note = []
     cac_total = float(cac.cost.sum()) if cac is not None else None
     revenue = (
         float((market_price * np.where(covered, trade.emissions, 0.0)).sum()) if alloc.method == "auction" else 0.0
@@ -211,7 +223,8 @@ def _assemble(
         "total_cost": total_cost,
         "cac_total_cost": cac_total,
         "savings": None if cac_total is None else cac_total - total_cost,
-        "savings_share": None if not cac_total else (cac_total - total_cost) / cac_total,
+        # a share of a negative cost (process changes that pay) means nothing: only for positive CAC costs
+        "savings_share": (cac_total - total_cost) / cac_total if cac_total and cac_total > 0 else None,
         "prices": price_records,
         "emissions": {
             p: float(trade.emissions[np.tile(pairs.pollutant.to_numpy(), n_t) == p].sum()) for p in inputs.pollutants
@@ -233,7 +246,8 @@ def _assemble(
         "n_enterprises": len(ent),
         "n_options": len(inputs.options),
         "model": built.problem.summary(),
-        "notes": sol.notes + cac_notes,
+        "firms_worse_off": worse_off,
+        "notes": sol.notes + cac_notes + worse_note,
         "warnings": list(sc.warnings) + _scope_warnings(inputs, built),
         "units": UNITS,
         "options": {k: v for k, v in opts.__dict__.items()},

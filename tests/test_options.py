@@ -190,3 +190,65 @@ def test_phase_out_pays_the_closure_cost():
     res = emtrade.simulate(sc)
     assert res.summary["total_cost"] == pytest.approx(1012.5, rel=REL)
     assert res.summary["cac_total_cost"] == pytest.approx(1012.5, rel=REL)
+
+
+@pytest.mark.parametrize(
+    ("requires", "cost", "low", "high"), [(None, 200, 50, 200), ("basic", 4800 / 9, 1200 / 9, 1200 / 9)]
+)
+def test_polishing_requires_the_stage_beneath_it(requires, cost, low, high):
+    """A (Pb 10) has basic treatment (50 % for 1000 CNY/yr) and polishing (40 % for 200 CNY/yr); 4 kg must go.
+    Alone, polishing does it exactly at full share: cost 200; one kg less saves polishing's 50 CNY/kg,
+    one kg more needs basic treatment at 200 CNY/kg: prices [50, 200]. If polishing requires the
+    basic stage (x_polish ≤ x_basic), the cheapest way is both at the same share x: 9x = 4 kg, cost
+    1200·4/9 = 533.3, and every marginal kg costs 1200/9 = 133.3 CNY/kg.
+    """
+    sc = {
+        "name": "precedence",
+        "pollutants": ["Pb"],
+        "enterprises": [{"id": "A", "sector": "zinc", "baseline": {"Pb": 10}}],
+        "abatement": [
+            {"enterprise": "A", "kind": "technology", "name": "basic", "removal": {"Pb": 0.5}, "cost": 1000},
+            {
+                "enterprise": "A",
+                "kind": "technology",
+                "name": "polish",
+                "removal": {"Pb": 0.4},
+                "cost": 200,
+                **({"requires": requires} if requires else {}),
+            },
+        ],
+        "caps": [{"pollutant": "Pb", "total": 6}],
+    }
+    res = emtrade.simulate(sc)
+    assert res.summary["total_cost"] == pytest.approx(cost, rel=REL)
+    assert res.prices.price_low.iloc[0] == pytest.approx(low, rel=REL)
+    assert res.prices.price_high.iloc[0] == pytest.approx(high, rel=REL)
+
+
+def test_requires_must_name_a_technology_of_the_same_enterprise():
+    from emtrade.errors import ScenarioError
+
+    sc = {
+        "name": "bad precedence",
+        "pollutants": ["Pb"],
+        "enterprises": [{"id": "A", "sector": "zinc", "baseline": {"Pb": 10}}],
+        "abatement": [
+            {
+                "enterprise": "A",
+                "kind": "technology",
+                "name": "polish",
+                "removal": {"Pb": 0.4},
+                "cost": 200,
+                "requires": "basic",
+            }
+        ],
+    }
+    with pytest.raises(ScenarioError, match="requires 'basic', which is not a technology of enterprise 'A'"):
+        emtrade.load_scenario(sc)
+
+
+def test_info_columns_are_kept_but_not_modelled(tmp_path):
+    tables = {"enterprises.csv": "id,sector,baseline_Pb,info_wastewater_m3\nA,zinc,10,70000\n"}
+    sc = {"name": "notes", "pollutants": ["Pb"], "enterprises": "enterprises.csv"}
+    loaded = emtrade.load_scenario(write_scenario(tmp_path, sc, tables))
+    assert loaded.raw["enterprises"][0]["info_wastewater_m3"] == "70000"

@@ -63,6 +63,7 @@ def build_model(inputs: Inputs, allocation: Allocation, scope: str) -> Built:
     K = sp.kron(sp.identity(n_t, format="csr"), K1, format="csr")
     activity = define_activity(prob, inputs)
     define_adoption(prob, inputs, activity.start)
+    define_precedence(prob, inputs, activity.start)
     define_abatement_limit(prob, inputs, K, activity.start)
     market_of, markets = define_markets(prob, inputs, K, activity.start, allocation.supply, scope)
     caps = define_caps(prob, inputs, K, activity.start, market_of, markets)
@@ -130,6 +131,29 @@ def define_adoption(prob: Problem, inputs: Inputs, act0: int) -> None:
     cols = np.concatenate([act_cols, adopt.start + np.arange(n)])
     vals = np.concatenate([np.ones(n), -np.tile(opt.upper.to_numpy(dtype=float)[lumpy], n_t)])
     prob.add_rows("adoption", index, rows, cols, vals, upper=0.0, doc="v_ot ≤ u_o y_ot")
+
+
+def define_precedence(prob: Problem, inputs: Inputs, act0: int) -> None:
+    """Rows ``precedence``: a technology that requires another cannot go further than it,
+
+        x_ot − x_qt ≤ 0     (shares; q the prerequisite of o),
+
+    so that a polishing stage is only adopted on top of the treatment beneath it.
+    """
+    req = inputs.options.requires.to_numpy()
+    dep = np.flatnonzero(req >= 0)
+    if len(dep) == 0:
+        return
+    n_opt, n_t = len(inputs.options), len(inputs.periods)
+    index = pd.DataFrame(
+        {"option": np.tile(dep, n_t), "period": np.repeat(np.array(inputs.periods, dtype=object), len(dep))}
+    )
+    offset = act0 + np.repeat(np.arange(n_t), len(dep)) * n_opt
+    n = len(index)
+    rows = np.concatenate([np.arange(n), np.arange(n)])
+    cols = np.concatenate([offset + np.tile(dep, n_t), offset + np.tile(req[dep], n_t)])
+    vals = np.concatenate([np.ones(n), -np.ones(n)])
+    prob.add_rows("precedence", index, rows, cols, vals, upper=0.0, doc="x_o ≤ x_prerequisite")
 
 
 def define_abatement_limit(prob: Problem, inputs: Inputs, K: sp.csr_matrix, act0: int) -> None:

@@ -84,6 +84,10 @@ def check_references(sc: Scenario, known_enterprises: set[str] | None = None) ->
 
     # abatement options
     retire_rows: dict[str, list[int]] = defaultdict(list)
+    tech_names: dict[str, Counter] = defaultdict(Counter)
+    for o in spec.abatement:
+        if o.kind == "technology":
+            tech_names[o.enterprise][o.name] += 1
     for i, o in enumerate(spec.abatement):
         w = where("abatement", i)
         e = ents.get(o.enterprise)
@@ -100,6 +104,14 @@ def check_references(sc: Scenario, known_enterprises: set[str] | None = None) ->
             for p in o.removal:
                 if p not in pset:
                     err(w, f"removal names '{p}', which is not in pollutants ({', '.join(pollutants)})")
+            if o.requires is not None:
+                n = tech_names[o.enterprise][o.requires]
+                if o.requires == o.name:
+                    err(w, f"technology '{o.name}' cannot require itself")
+                elif n == 0:
+                    err(w, f"requires '{o.requires}', which is not a technology of enterprise '{e.id}'")
+                elif n > 1:
+                    err(w, f"requires '{o.requires}', but enterprise '{e.id}' has {n} technologies of that name")
             if not any(o.removal.get(p, 0) > 0 and e.baseline.get(p, 0) > 0 for p in o.removal):
                 warnings.append(f"{w}: technology '{o.name}' removes nothing that enterprise '{e.id}' discharges")
         elif o.kind == "output_cut":

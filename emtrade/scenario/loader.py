@@ -208,6 +208,8 @@ def _validate(
             if not isinstance(row, dict):
                 problems.append(Problem(display, src.where(i, None), "each row must be a mapping of keys to values"))
                 continue
+            # columns named info_* carry notes for people (sources, wastewater volumes): kept, not modelled
+            row = {k: v for k, v in row.items() if not str(k).startswith("info_")}
             try:
                 tables[key].append(adapter.validate_python(row))
                 kept[key].append(i)

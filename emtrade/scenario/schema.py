@@ -83,8 +83,9 @@ class Enterprise(_Strict):
         gt=0,
         le=1e12,
         description="Annual output, the basis of benchmark allocation and of output cuts.",
-        json_schema_extra=_unit("t/yr"),
+        json_schema_extra=_unit("t/yr (or output_unit per year)"),
     )
+    output_unit: str = Field("t", description="Physical unit of output (t, m² of plated area, hides...).")
 
 
 class _Option(_Strict):
@@ -98,6 +99,7 @@ class LinearOption(_Option):
     """
 
     kind: Literal["linear"]
+    name: str | None = Field(None, description="Name of the measure (for the results).")
     pollutant: str = Field(description="The metal abated.")
     slope: float = Field(ge=0, le=1e15, description="Slope of the MAC.", json_schema_extra=_unit("CNY/kg per kg/yr"))
     intercept: Money = Field(0.0, description="MAC at zero abatement.", json_schema_extra=_unit("CNY/kg"))
@@ -110,6 +112,7 @@ class StepOption(_Option):
     """One step of a stepwise MAC curve: up to ``quantity`` kg/yr at ``cost`` CNY/kg."""
 
     kind: Literal["step"]
+    name: str | None = Field(None, description="Name of the measure (for the results).")
     pollutant: str = Field(description="The metal abated.")
     quantity: float = Field(gt=0, le=1e12, description="Size of the step.", json_schema_extra=_unit("kg/yr"))
     cost: Money = Field(description="Cost per kg abated in this step.", json_schema_extra=_unit("CNY/kg"))
@@ -133,6 +136,11 @@ class TechnologyOption(_Option):
         0.0,
         description="Cost paid once any share is adopted (lumpy investment, annualised).",
         json_schema_extra=_unit("CNY/yr"),
+    )
+    requires: str | None = Field(
+        None,
+        description="Name of another technology of the same enterprise that must be adopted at least to the "
+        "same share (a polishing stage needs the treatment beneath it).",
     )
 
 
