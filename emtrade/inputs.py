@@ -46,6 +46,9 @@ class Inputs:
     caps: pd.DataFrame  # cap, pollutant, pol, period, sector, zone, total, role, members (object: ndarray)
     phase_out: list[str]
     given_allocation: pd.Series  # (enterprise, pollutant) -> kg/yr, from the 'allocation' column
+    limits: pd.DataFrame  # enterprise, pollutant, period, pair, t, limit [kg/yr]: the tightest per pair and period
+    receptors: pd.DataFrame  # receptor, pollutant, period, t, limit, name: one row per receptor and period
+    transfer: pd.DataFrame  # receptor, pair, coefficient [load per kg/yr]
 
     @property
     def n_enterprises(self) -> int:
@@ -235,6 +238,8 @@ def build_inputs(sc: Scenario) -> Inputs:
     )
 
     caps = _expand_caps(sc, ent, pairs, pol_code, periods, baseline_of)
+    limits = _expand_limits(sc, pair_of, periods)
+    receptors, transfer = _expand_receptors(sc, ent, pair_of, periods)
     return Inputs(
         name=spec.name,
         enterprises=ent,
@@ -246,7 +251,64 @@ def build_inputs(sc: Scenario) -> Inputs:
         caps=caps,
         phase_out=list(spec.phase_out),
         given_allocation=pd.Series(given, dtype=float),
+        limits=limits,
+        receptors=receptors,
+        transfer=transfer,
     )
+
+
+def _expand_limits(sc: Scenario, pair_of: dict, periods: list[str]) -> pd.DataFrame:
+    """Firm limits per (pair, period): the enterprise's ``limit`` column (every period) and the
+    ``limits`` table (one period, or from a period on); where several apply, the tightest."""
+    rows = []
+    for e in sc.spec.enterprises:
+        for p, value in (e.limit or {}).items():
+            if (e.id, p) in pair_of:
+                rows.extend((e.id, p, t, float(value)) for t in range(len(periods)))
+    for lim in sc.spec.limits:
+        if (lim.enterprise, lim.pollutant) not in pair_of:
+            continue
+        if lim.period is not None:
+            ts = [periods.index(lim.period)]
+        elif lim.from_ is not None:
+            ts = list(range(periods.index(lim.from_), len(periods)))
+        else:
+            ts = list(range(len(periods)))
+        rows.extend((lim.enterprise, lim.pollutant, t, float(lim.limit)) for t in ts)
+    df = pd.DataFrame(rows, columns=["enterprise", "pollutant", "t", "limit"])
+    if df.empty:
+        return df.assign(period=pd.Series(dtype=object), pair=pd.Series(dtype=np.int64))
+    df = df.groupby(["enterprise", "pollutant", "t"], sort=False, as_index=False).limit.min()
+    df["pair"] = [pair_of[(e, p)] for e, p in zip(df.enterprise, df.pollutant, strict=True)]
+    df["period"] = [periods[t] for t in df.t]
+    return df.sort_values(["t", "pair"], kind="stable").reset_index(drop=True)
+
+
+def _expand_receptors(sc: Scenario, ent: pd.DataFrame, pair_of: dict, periods: list[str]):
+    """Receptors per period, and transfer coefficients per (receptor, pair); zone rows apply to every
+    enterprise of the zone that discharges the receptor's metal. Coefficients for the same pair add."""
+    spec = sc.spec
+    rows = []
+    for r in spec.receptors:
+        ts = [periods.index(r.period)] if r.period is not None else range(len(periods))
+        rows.extend((r.id, r.pollutant, periods[t], t, float(r.limit), r.name or r.id) for t in ts)
+    receptors = pd.DataFrame(rows, columns=["receptor", "pollutant", "period", "t", "limit", "name"])
+    metal = {r.id: r.pollutant for r in spec.receptors}
+    zone_members: dict[str, list[str]] = {}
+    for eid, z in zip(ent.index, ent.zone, strict=True):
+        zone_members.setdefault(z, []).append(eid)
+    trows = []
+    for tr in spec.transfer:
+        p = metal.get(tr.receptor)
+        members = [tr.enterprise] if tr.enterprise is not None else zone_members.get(tr.zone, [])
+        for eid in members:
+            pair = pair_of.get((eid, p))
+            if pair is not None:
+                trows.append((tr.receptor, pair, float(tr.coefficient)))
+    transfer = pd.DataFrame(trows, columns=["receptor", "pair", "coefficient"])
+    if not transfer.empty:
+        transfer = transfer.groupby(["receptor", "pair"], sort=False, as_index=False).coefficient.sum()
+    return receptors, transfer
 
 
 def _expand_caps(sc, ent, pairs, pol_code, periods, baseline_of) -> pd.DataFrame:

@@ -37,7 +37,9 @@ import numpy as np
 import pandas as pd
 
 SIGNIFICANT_DIGITS = 12
-TABLES = ("enterprises", "firms", "prices", "caps", "options", "abatement")
+TABLES = ("enterprises", "firms", "prices", "caps", "options", "abatement", "bank", "receptors", "flows", "limits")
+#: tables that a results folder written by an older emtrade may lack
+OPTIONAL_TABLES = ("bank", "receptors", "flows", "limits")
 #: text columns (everything else is numeric or boolean)
 TEXT_COLUMNS = {
     "enterprise",
@@ -108,6 +110,10 @@ class Results:
     caps: pd.DataFrame
     options: pd.DataFrame
     abatement: pd.DataFrame
+    bank: pd.DataFrame = field(default_factory=pd.DataFrame)
+    receptors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    flows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    limits: pd.DataFrame = field(default_factory=pd.DataFrame)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -127,15 +133,20 @@ class Results:
         )
 
     # -- files --------------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike) -> Path:
+    def save(self, directory: str | os.PathLike, report: bool = False, lang: str = "en") -> Path:
         """Write every table as CSV and the summary as JSON into ``directory``, whole or not at all.
 
         The files are written into a temporary folder beside ``directory`` and moved into place
-        only when complete; an existing ``directory`` is replaced only then.
+        only when complete; an existing ``directory`` is replaced only then. With ``report`` the
+        folder also gets ``report.html`` in ``lang`` ('en' or 'zh'; see :mod:`emtrade.report`).
         """
         target = Path(directory)
         with atomic_directory(target) as tmp:
             self.write_files(tmp)
+            if report:
+                from emtrade.report import write_run_report
+
+                write_run_report(self, tmp, lang=lang)
         return target
 
     def write_files(self, folder: Path) -> None:
@@ -154,9 +165,16 @@ class Results:
         tables = {}
         for name in TABLES:
             path = folder / f"{name}.csv"
+            if not path.exists() and name in OPTIONAL_TABLES:
+                tables[name] = pd.DataFrame()
+                continue
             if not path.exists():
                 raise FileNotFoundError(f"{path}: missing; is this an emtrade results folder?")
-            head = pd.read_csv(path, nrows=0).columns
+            try:
+                head = pd.read_csv(path, nrows=0).columns
+            except pd.errors.EmptyDataError:
+                tables[name] = pd.DataFrame()
+                continue
             dtypes = {c: str for c in head if c in TEXT_COLUMNS}
             df = pd.read_csv(
                 path,

@@ -10,6 +10,7 @@ import emtrade
 from emtrade.allocation import allocate
 from emtrade.inputs import build_inputs
 from emtrade.model.build import build_model
+from emtrade.policy import policy_of
 
 
 @pytest.mark.parametrize("name", ["fox_river", "intercept", "field_field"])
@@ -30,7 +31,7 @@ def test_to_pyomo_names_the_constraint_families():
 
     sc = emtrade.load_scenario(SCENARIOS / "textbook" / "fox_river.yaml")
     inputs = build_inputs(sc)
-    built = build_model(inputs, allocate(inputs, sc.spec.allocation), "all")
+    built = build_model(inputs, allocate(inputs, sc.spec.allocation), policy_of(sc))
     m = to_pyomo(built.problem)
     assert len(m.activity) == 2 and len(m.market) == 1
     assert "dual = permit price" in m.market.doc

@@ -203,4 +203,105 @@ def check_references(sc: Scenario, known_enterprises: set[str] | None = None) ->
                 "trading.scope",
                 f"'zone' trading needs a zone for every enterprise; missing for {', '.join(nozone[:5])}",
             )
+    _check_policy(sc, where, err, warnings, ents, zones_known, known_enterprises)
     return problems, warnings
+
+
+def _check_policy(sc, where, err, warnings, ents, zones_known, known_enterprises) -> None:
+    """References of issue-3 instruments: limits, receptors, transfer, ratios, zones, dominant firms."""
+    spec = sc.spec
+    pollutants = list(spec.pollutants)
+    pset = set(pollutants)
+    periods = sc.periods
+    tr = spec.trading
+
+    for i, lim in enumerate(spec.limits):
+        w = where("limits", i)
+        e = ents.get(lim.enterprise)
+        if e is None:
+            if lim.enterprise not in known_enterprises:
+                err(w, f"enterprise '{lim.enterprise}' is not in the enterprises table")
+        elif lim.pollutant not in pset:
+            err(w, f"pollutant '{lim.pollutant}' is not in pollutants ({', '.join(pollutants)})")
+        elif e.baseline.get(lim.pollutant, 0) <= 0:
+            warnings.append(f"{w}: enterprise '{e.id}' does not discharge {lim.pollutant}: the limit does nothing")
+        for key, value in (("period", lim.period), ("from", lim.from_)):
+            if value is not None and value not in periods:
+                err(w, f"{key} '{value}' is not one of the periods ({', '.join(periods)})")
+    for e in spec.enterprises:
+        for p in e.limit or {}:
+            if p not in pset:
+                err("enterprises", f"enterprise '{e.id}': limit names '{p}', which is not in pollutants")
+
+    receptor_ids: dict[str, int] = {}
+    for i, r in enumerate(spec.receptors):
+        w = where("receptors", i)
+        if r.pollutant not in pset:
+            err(w, f"pollutant '{r.pollutant}' is not in pollutants ({', '.join(pollutants)})")
+        if r.period is not None and r.period not in periods:
+            err(w, f"period '{r.period}' is not one of the periods ({', '.join(periods)})")
+        if (r.id, r.period) in receptor_ids:
+            err(w, f"receptor '{r.id}' is defined twice for the same period")
+        receptor_ids[(r.id, r.period)] = i
+    rec_ids = {r.id for r in spec.receptors}
+    for i, t in enumerate(spec.transfer):
+        w = where("transfer", i)
+        if t.receptor not in rec_ids:
+            err(w, f"receptor '{t.receptor}' is not in the receptors table")
+        if t.enterprise is not None and t.enterprise not in ents and t.enterprise not in known_enterprises:
+            err(w, f"enterprise '{t.enterprise}' is not in the enterprises table")
+        if t.zone is not None and t.zone not in zones_known:
+            err(w, f"zone '{t.zone}' has no enterprises")
+    if spec.receptors and not spec.transfer:
+        warnings.append("receptors are given but no transfer coefficients: no discharge reaches them")
+
+    if tr.ratios and tr.scope != "zone":
+        err("trading.ratios", "trading ratios need trading.scope: zone")
+    for k, r in enumerate(tr.ratios):
+        for z in (r.from_, r.to):
+            if z not in zones_known:
+                err(f"trading.ratios[{k}]", f"zone '{z}' has no enterprises")
+        if r.from_ == r.to:
+            err(f"trading.ratios[{k}]", "a zone cannot trade with itself at a ratio")
+    for z in tr.no_net_inflow:
+        if z not in zones_known:
+            err("trading.no_net_inflow", f"zone '{z}' has no enterprises")
+    if tr.no_net_inflow and tr.scope == "none":
+        warnings.append("trading.no_net_inflow does nothing without trading")
+    for d in spec.market.dominant:
+        if d not in ents and d not in known_enterprises:
+            err("market.dominant", f"enterprise '{d}' is not in the enterprises table")
+    if (tr.banking or tr.borrowing) and len(periods) < 2:
+        warnings.append("banking and borrowing need at least two periods: with one they do nothing")
+
+    weighted = tr.exchange == "pollution_equivalent"
+    if weighted:
+        from emtrade.registry import METALS
+
+        unknown = [p for p in pollutants if p not in METALS]
+        if unknown:
+            err("trading.exchange", f"pollution-equivalent exchange needs registry metals; no weight for {unknown}")
+    settings = {
+        "trading.price_ceiling": tr.price_ceiling,
+        "trading.price_floor": tr.price_floor,
+        "trading.fee": tr.fee,
+        "trading.reserve.price": tr.reserve.price if tr.reserve else None,
+        "trading.reserve.quantity": tr.reserve.quantity if tr.reserve else None,
+        "allocation.fee": spec.allocation.fee,
+        "enforcement.penalty": spec.enforcement.penalty if spec.enforcement else None,
+        "enforcement.daily_fine": spec.enforcement.daily_fine if spec.enforcement else None,
+        "enforcement.kg_per_day": spec.enforcement.kg_per_day if spec.enforcement else None,
+    }
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            if weighted and key != "allocation.fee":
+                err(key, "with pollution-equivalent exchange, give one number (CNY per PE), not one per metal")
+            for p in value:
+                if p not in pset:
+                    err(key, f"'{p}' is not in pollutants ({', '.join(pollutants)})")
+    if tr.price_ceiling is not None and tr.price_floor is not None:
+        for p in pollutants:
+            c = tr.price_ceiling.get(p) if isinstance(tr.price_ceiling, dict) else tr.price_ceiling
+            f = tr.price_floor.get(p) if isinstance(tr.price_floor, dict) else tr.price_floor
+            if c is not None and f is not None and f > c:
+                err("trading.price_floor", f"the floor ({f:g}) is above the ceiling ({c:g}) for {p}")

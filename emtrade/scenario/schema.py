@@ -68,6 +68,11 @@ class Enterprise(_Strict):
     baseline: dict[str, Kg] = Field(
         description="Discharge with no abatement, per metal.", json_schema_extra=_unit("kg/yr")
     )
+    limit: dict[str, Kg] | None = Field(
+        None,
+        description="Firm-specific limit per metal in every period, which permits cannot override (一厂一策).",
+        json_schema_extra=_unit("kg/yr"),
+    )
     allocation: dict[str, Kg] | None = Field(
         None,
         description="Initial permits per metal, used by allocation method 'given'.",
@@ -214,6 +219,119 @@ class ZoneDef(_Strict):
     y: float | None = Field(None, description="Schematic y position for the zone map.")
 
 
+PerMetalPrice = Annotated[float, Field(ge=0, le=1e12)] | dict[str, Annotated[float, Field(ge=0, le=1e12)]]
+PerMetalKg = Annotated[float, Field(ge=0, le=1e12)] | dict[str, Annotated[float, Field(ge=0, le=1e12)]]
+
+
+class Limit(_Strict):
+    """A firm-specific discharge limit (一厂一策) that permits cannot override."""
+
+    enterprise: Id = Field(description="The enterprise limited.")
+    pollutant: str = Field(description="The metal limited.")
+    limit: Kg = Field(description="Largest discharge allowed.", json_schema_extra=_unit("kg/yr"))
+    period: PeriodLabel | None = Field(None, description="The period it applies to; default every period.")
+    from_: PeriodLabel | None = Field(
+        None, alias="from", description="Or: the first period it applies to (a deadline); it holds from then on."
+    )
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Limit:
+        if self.period is not None and self.from_ is not None:
+            raise ValueError("give 'period' or 'from', not both")
+        return self
+
+
+class Receptor(_Strict):
+    """A point of the river (a monitoring section) whose load of one metal must stay within a limit."""
+
+    id: Id = Field(description="Receptor id (a river section).")
+    pollutant: str = Field(description="The metal.")
+    limit: float = Field(
+        ge=0, le=1e15, description="Largest load: Σ coefficient × discharge (in the coefficients' unit, e.g. mg/L)."
+    )
+    period: PeriodLabel | None = Field(None, description="The period it applies to; default every period.")
+    name: str | None = Field(None, description="Display name.")
+
+
+class Transfer(_Strict):
+    """How much 1 kg/yr discharged by an enterprise (or by every enterprise of a zone) adds to a receptor."""
+
+    enterprise: Id | None = Field(None, description="The discharging enterprise.")
+    zone: Id | None = Field(None, description="Or: every enterprise of this zone.")
+    receptor: Id = Field(description="The receptor.")
+    coefficient: float = Field(
+        ge=0, le=1e15, description="Contribution of 1 kg/yr to the receptor's load (e.g. mg/L per kg/yr)."
+    )
+
+    @model_validator(mode="after")
+    def _enterprise_or_zone(self) -> Transfer:
+        if (self.enterprise is None) == (self.zone is None):
+            raise ValueError("give exactly one of 'enterprise' and 'zone'")
+        return self
+
+
+class Ratio(_Strict):
+    """One kg of permits sold in zone ``from`` covers ``ratio`` kg in zone ``to``."""
+
+    from_: Id = Field(alias="from", description="Selling zone.")
+    to: Id = Field(description="Buying zone.")
+    ratio: float = Field(gt=0, le=1e3, description="kg covered in 'to' per kg sold in 'from'.")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Reserve(_Strict):
+    """A government reserve: up to ``quantity`` permits released when the price reaches ``price``."""
+
+    price: PerMetalPrice = Field(description="Trigger price (CNY/kg, one value or one per metal).")
+    quantity: PerMetalKg = Field(
+        description="Permits in the reserve per period (kg/yr, one value or one per metal).",
+        json_schema_extra=_unit("kg/yr"),
+    )
+
+
+class Enforcement(_Strict):
+    """Penalties for discharge beyond the permits held: firms may exceed and pay."""
+
+    penalty: PerMetalPrice | None = Field(
+        None,
+        description="Penalty per kg of excess (CNY/kg, one value or one per metal).",
+        json_schema_extra=_unit("CNY/kg"),
+    )
+    daily_fine: PerMetalPrice | None = Field(
+        None,
+        description="Or: a fine per day of excess (按日计罚), CNY/day; needs kg_per_day.",
+        json_schema_extra=_unit("CNY/day"),
+    )
+    kg_per_day: PerMetalKg | None = Field(
+        None,
+        description="Excess (kg) that counts as one day of violation: penalty = daily_fine / kg_per_day.",
+        json_schema_extra=_unit("kg/day"),
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Enforcement:
+        if self.penalty is not None and self.daily_fine is not None:
+            raise ValueError("give 'penalty' (CNY/kg) or 'daily_fine' with 'kg_per_day', not both")
+        if (self.daily_fine is None) != (self.kg_per_day is None):
+            raise ValueError("'daily_fine' and 'kg_per_day' go together")
+        if self.penalty is None and self.daily_fine is None:
+            raise ValueError("give 'penalty' (CNY/kg) or 'daily_fine' (CNY/day) with 'kg_per_day'")
+        return self
+
+
+class Market(_Strict):
+    """Market structure."""
+
+    dominant: list[Id] = Field(
+        default_factory=list,
+        description="Enterprises that set the price against a price-taking fringe (Hahn 1984); "
+        "several act as one coalition.",
+    )
+
+
 class Allocation(_Strict):
     """How the caps are split into initial permits."""
 
@@ -236,15 +354,58 @@ class Allocation(_Strict):
         le=100,
         description="Where no benchmark is given: the sector's intensity at this percentile (the cleanest firms).",
     )
+    fee: PerMetalPrice | None = Field(
+        None,
+        description="Paid use (有偿使用): annual fee per kg of permits allocated, CNY/kg·yr (one value or per metal).",
+        json_schema_extra=_unit("CNY/kg per yr"),
+    )
 
 
 class Trading(_Strict):
-    """Where permits may be traded."""
+    """Where and how permits may be traded."""
 
     scope: Literal["all", "sector", "zone", "none"] = Field(
         "all",
         description="One market per metal over all enterprises, per sector, per zone, or none "
         "(command-and-control: every enterprise held to its own allocation).",
+    )
+    banking: bool = Field(False, description="Unused permits carry forward to the next period 1:1.")
+    borrowing: bool | Annotated[float, Field(ge=0, le=1e12)] = Field(
+        False,
+        description="Permits may be borrowed from the next period 1:1: false, true (no limit) or the largest "
+        "amount outstanding per market (kg).",
+        json_schema_extra=_unit("kg"),
+    )
+    discount_rate: float | None = Field(
+        None, ge=0, lt=1, description="Same as the top-level discount_rate (either may be given)."
+    )
+    price_ceiling: PerMetalPrice | None = Field(
+        None,
+        description="The government sells any number of extra permits at this price (CNY/kg; one value or per metal).",
+        json_schema_extra=_unit("CNY/kg"),
+    )
+    reserve: Reserve | None = Field(None, description="A limited government reserve released at a trigger price.")
+    price_floor: PerMetalPrice | None = Field(
+        None,
+        description="Permits are not sold below this price; the unsold stay with the government (CNY/kg).",
+        json_schema_extra=_unit("CNY/kg"),
+    )
+    fee: PerMetalPrice | None = Field(
+        None,
+        description="Transaction cost per kg traded, paid by the buyer (CNY/kg; one value or per metal).",
+        json_schema_extra=_unit("CNY/kg"),
+    )
+    ratios: list[Ratio] = Field(
+        default_factory=list,
+        description="With scope 'zone': rows {from, to, ratio}; pairs of zones without a row cannot trade.",
+    )
+    no_net_inflow: list[Id] = Field(
+        default_factory=list, description="Zones into which no net purchases are allowed (key or non-attainment areas)."
+    )
+    exchange: Literal["by_metal", "pollution_equivalent"] = Field(
+        "by_metal",
+        description="'by_metal': one market per metal; 'pollution_equivalent': one market whose unit is the "
+        "pollution equivalent (weights from the registry), so metals trade against each other.",
     )
 
 
@@ -280,8 +441,18 @@ class ScenarioSpec(_Strict):
     )
     caps: list[Cap] = Field(default_factory=list, description="Table of caps (list or CSV path).")
     zones: list[ZoneDef] = Field(default_factory=list, description="Optional table of zone labels (list or CSV path).")
+    limits: list[Limit] = Field(
+        default_factory=list, description="Firm-specific limits with deadlines (一厂一策) (list or CSV path)."
+    )
+    receptors: list[Receptor] = Field(default_factory=list, description="River receptors (list or CSV path).")
+    transfer: list[Transfer] = Field(
+        default_factory=list, description="Transfer coefficients to the receptors (list or CSV path)."
+    )
     allocation: Allocation = Field(default_factory=Allocation, description="Initial allocation of permits.")
     trading: Trading = Field(default_factory=Trading, description="Market rules.")
+    discount_rate: float = Field(0.0, ge=0, lt=1, description="Annual rate for present-value costs over periods.")
+    enforcement: Enforcement | None = Field(None, description="Penalties for discharge beyond the permits held.")
+    market: Market = Field(default_factory=Market, description="Market structure (dominant firms).")
     phase_out: list[Id] = Field(default_factory=list, description="Enterprises that must close (淘汰落后产能).")
     solver: SolverOptions = Field(default_factory=SolverOptions, description="Solver options.")
 
@@ -292,13 +463,27 @@ TABLES: dict[str, Any] = {
     "abatement": AbatementOption,
     "caps": Cap,
     "zones": ZoneDef,
+    "limits": Limit,
+    "receptors": Receptor,
+    "transfer": Transfer,
 }
 #: keys of table rows that are mappings (flattened with an underscore in CSV columns)
 NESTED_KEYS: dict[str, tuple[str, ...]] = {
-    "enterprises": ("baseline", "allocation", "history"),
+    "enterprises": ("baseline", "allocation", "history", "limit"),
     "abatement": ("removal",),
     "caps": (),
     "zones": (),
+    "limits": (),
+    "receptors": (),
+    "transfer": (),
 }
 #: the column that names a row in error messages
-ROW_NAME_KEY = {"enterprises": "id", "abatement": "enterprise", "caps": "id", "zones": "id"}
+ROW_NAME_KEY = {
+    "enterprises": "id",
+    "abatement": "enterprise",
+    "caps": "id",
+    "zones": "id",
+    "limits": "enterprise",
+    "receptors": "id",
+    "transfer": "receptor",
+}
