@@ -75,7 +75,8 @@ def round_sig(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarra
     """Round to ``digits`` significant digits, elementwise; inf and NaN pass through."""
     v = np.asarray(values, dtype=float)
     out = v.copy()
-    finite = np.isfinite(v) & (v != 0)
+    out[np.abs(v) < 1e-250] = 0.0  # denormal noise: 10**(digits − log10) would overflow
+    finite = np.isfinite(v) & (np.abs(v) >= 1e-250)
     if finite.any():
         mags = np.floor(np.log10(np.abs(v[finite])))
         scale = 10.0 ** (digits - 1 - mags)

@@ -111,8 +111,9 @@ def test_reserve(tmp_path, run_scenario, quantity, price, sold):
 def test_price_floor(tmp_path, run_scenario):
     """Cap 90: 10 to abate, price 10. A floor of 30 keeps 20 permits unsold: A = 30, price 30."""
     caps = [{"pollutant": "Pb", "total": 90}]
-    out = run_scenario(variant(tmp_path, "price_ceiling", caps=caps, trading={"price_ceiling": None,
-                                                                              "price_floor": 30}))
+    out = run_scenario(
+        variant(tmp_path, "price_ceiling", caps=caps, trading={"price_ceiling": None, "price_floor": 30})
+    )
     p = out.prices.iloc[0]
     assert p.price == pytest.approx(30, rel=REL)
     assert p.withheld == pytest.approx(20, rel=REL)
@@ -121,8 +122,9 @@ def test_price_floor(tmp_path, run_scenario):
 
 def test_paid_initial_allocation(tmp_path, run_scenario):
     """Each firm holds 20 permits at Zhuzhou's Pb fee of 10 CNY/kg·yr: 200 each, 400 to the government."""
-    out = run_scenario(variant(tmp_path, "price_ceiling", allocation={"fee": {"Pb": 10}},
-                               trading={"price_ceiling": None}))
+    out = run_scenario(
+        variant(tmp_path, "price_ceiling", allocation={"fee": {"Pb": 10}}, trading={"price_ceiling": None})
+    )
     f = out.firms.set_index("enterprise")
     assert f.allocation_fee.tolist() == pytest.approx([200, 200], rel=REL)
     assert out.summary["allocation_fees"] == pytest.approx(400, rel=REL)
@@ -133,8 +135,7 @@ def test_paid_initial_allocation(tmp_path, run_scenario):
 
 def test_penalty_instead_of_a_ceiling(tmp_path, run_scenario):
     """Cap 40, penalty 50 per kg: like a ceiling of 50: price 50, excess 10 kg, penalties 500."""
-    out = run_scenario(variant(tmp_path, "price_ceiling", trading={"price_ceiling": None},
-                               enforcement={"penalty": 50}))
+    out = run_scenario(variant(tmp_path, "price_ceiling", trading={"price_ceiling": None}, enforcement={"penalty": 50}))
     p = out.prices.iloc[0]
     assert p.price == pytest.approx(50, rel=REL)
     assert out.summary["excess"] == pytest.approx(10, rel=REL)
@@ -144,8 +145,14 @@ def test_penalty_instead_of_a_ceiling(tmp_path, run_scenario):
 
 def test_daily_fine_expressed_per_kg(tmp_path, run_scenario):
     """A fine of 10,000 CNY per day of violation, one day per 200 kg of excess: 50 CNY/kg."""
-    out = run_scenario(variant(tmp_path, "price_ceiling", trading={"price_ceiling": None},
-                               enforcement={"daily_fine": 10000, "kg_per_day": 200}))
+    out = run_scenario(
+        variant(
+            tmp_path,
+            "price_ceiling",
+            trading={"price_ceiling": None},
+            enforcement={"daily_fine": 10000, "kg_per_day": 200},
+        )
+    )
     assert out.prices.iloc[0].price == pytest.approx(50, rel=REL)
     assert out.summary["penalties"] == pytest.approx(500, rel=REL)
 
