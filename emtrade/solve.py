@@ -42,6 +42,7 @@ class SolveOptions:
     mip_gap: float = 1e-6
     backend: str = "highs"
     price_intervals: bool = True
+    fast_path: str = "auto"  # 'auto' | 'on' | 'off': see emtrade.fastpath
     max_oa_iterations: int = 60
 
 

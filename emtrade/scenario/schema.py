@@ -424,6 +424,11 @@ class SolverOptions(_Strict):
     price_intervals: bool = Field(
         True, description="Compute the interval of market-clearing prices where step curves leave it open."
     )
+    fast_path: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Clear separable markets (independent markets of one-metal linear or step MACs) by an exact "
+        "merit-order price search instead of the LP: 'auto' where it applies, 'on' to insist, 'off' never.",
+    )
 
 
 class ScenarioSpec(_Strict):
