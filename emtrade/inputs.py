@@ -21,7 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from emtrade.errors import EmtradeError
 from emtrade.scenario.loader import Scenario
+
+#: options × periods beyond which a scenario is refused (about 10 GiB of model arrays)
+MAX_MODEL_SIZE = 100_000_000
 
 ACTIVITY_UNITS = {
     "linear": "kg/yr",
@@ -237,6 +241,13 @@ def build_inputs(sc: Scenario) -> Inputs:
         {"option": np.int64, "pair": np.int64, "kg_per_unit": float}
     )
 
+    size = (len(options) + len(pairs)) * len(periods)
+    if size > MAX_MODEL_SIZE:
+        raise EmtradeError(
+            f"{sc.display}: the model would have {size:,} variables and rows per kind "
+            f"({len(options):,} options and {len(pairs):,} discharges × {len(periods)} periods); "
+            f"above {MAX_MODEL_SIZE:,} it is refused before memory runs out"
+        )
     caps = _expand_caps(sc, ent, pairs, pol_code, periods, baseline_of)
     limits = _expand_limits(sc, pair_of, periods)
     receptors, transfer = _expand_receptors(sc, ent, pair_of, periods)

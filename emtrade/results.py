@@ -212,6 +212,31 @@ def dumps_json(data: dict[str, Any]) -> str:
     return json.dumps(_json_safe(data), indent=2, ensure_ascii=False, sort_keys=False)
 
 
+def _remove_stale(parent: Path, name: str) -> None:
+    """Remove temporary folders left by runs that were killed (SIGKILL cannot be caught)."""
+    for path in parent.glob(f".{name}.tmp-*"):
+        try:
+            pid = int(path.name.split(".tmp-", 1)[1].split("-", 1)[0])
+        except (IndexError, ValueError):
+            continue
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+    for path in parent.glob(f".{name}.old-*"):
+        if (parent / name).exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class atomic_directory:
     """Context manager: yields a temporary folder that replaces ``target`` only on success.
 
@@ -227,7 +252,12 @@ class atomic_directory:
     def __enter__(self) -> Path:
         parent = self.target.parent if str(self.target.parent) else Path(".")
         parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=parent))
+        _remove_stale(parent, self.target.name)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-{os.getpid()}-", dir=parent))
+        # mkdtemp makes the folder private (0700); results are for sharing: the user's umask decides
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:

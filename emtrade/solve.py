@@ -306,6 +306,10 @@ def solve_problem(problem: Problem, options: SolveOptions, interval_rows: np.nda
         t2 = time.perf_counter()
         low, high = _price_intervals(backend, arrays, x, shadow, np.asarray(interval_rows, dtype=int), problem)
         timings["intervals"] = time.perf_counter() - t2
+    if status == "optimal" and mip_gap is not None and mip_gap > 1e-6:
+        # stopped within the requested gap, not proven optimal: say so
+        status = "gap_limit"
+        notes.append(f"the MIP stopped at a relative gap of {mip_gap:.3g} (mip_gap {options.mip_gap:g})")
     sol = Solution(
         status=status,
         optimal=status == "optimal",

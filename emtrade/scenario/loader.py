@@ -311,6 +311,7 @@ def _describe(err: dict[str, Any], name: str) -> str:
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {"greater_than_equal": "≥", "greater_than": ">", "less_than_equal": "≤", "less_than": "<"}[kind]
         bound = next(iter(ctx.values()), "")
+        bound = f"{bound:g}" if isinstance(bound, int | float) else bound
         return f"{name} must be {op} {bound}, got {shown}"
     if kind in ("dict_type", "list_type", "string_type", "bool_parsing", "bool_type", "model_type"):
         wanted = {
