@@ -197,6 +197,10 @@ def assemble(sc, inputs, alloc, built: Built, sol, trade: Outcome, cac: Outcome 
         "input_hashes": dict(sc.input_hashes),
         "timings": timings,
     }
+    receptors = _with_concentrations(trade.receptors, getattr(sc, "river", None), inputs.pollutants)
+    if len(receptors):
+        margin = (receptors.limit - receptors.load) / receptors.limit.where(receptors.limit > 0)
+        summary["worst_receptor_margin"] = float(margin.min()) if margin.notna().any() else None
     return Results(
         summary=summary,
         enterprises=enterprises,
@@ -206,10 +210,38 @@ def assemble(sc, inputs, alloc, built: Built, sol, trade: Outcome, cac: Outcome 
         options=trade.options,
         abatement=trade.abatement_long,
         bank=trade.bank,
-        receptors=trade.receptors,
+        receptors=receptors,
         flows=trade.flows,
         limits=trade.limits,
     )
+
+
+def _with_concentrations(receptors: pd.DataFrame, river, pollutants) -> pd.DataFrame:
+    """For receptors derived from a river description, the concentration at the section (mg/L):
+
+        C = C0 + load / (31,557.6 · Q)
+
+    with the load the kg/yr arriving at the section, Q its design flow (m³/s) and C0 its background;
+    beside it the GB 3838 limit of the section's class.
+    """
+    if river is None or receptors.empty:
+        return receptors
+    from emtrade.registry import METALS
+    from emtrade.river import load_to_concentration
+
+    details = river.receptor_details([p for p in pollutants if p in METALS]).set_index("id")
+    out = receptors.copy()
+    known = out.receptor.isin(details.index)
+    d = details.reindex(out.receptor)
+    out["section"] = np.where(known, d.section.to_numpy(dtype=object), "")
+    out["water_class"] = np.where(known, d.water_class.to_numpy(dtype=object), "")
+    out["flow_m3_s"] = d.flow.to_numpy(dtype=float)
+    out["background_mg_l"] = d.background.to_numpy(dtype=float)
+    out["concentration_mg_l"] = d.background.to_numpy(dtype=float) + load_to_concentration(
+        out.load.to_numpy(dtype=float), d.flow.to_numpy(dtype=float)
+    )
+    out["class_limit_mg_l"] = d.class_limit.to_numpy(dtype=float)
+    return out
 
 
 def _rate(table: dict[str, float], prices: pd.DataFrame) -> np.ndarray:

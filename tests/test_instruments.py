@@ -258,3 +258,39 @@ def test_pollution_equivalent_exchange(tmp_path, run_scenario):
     assert out.summary["total_cost"] == pytest.approx(4000, rel=REL)
     by_metal = run_scenario(variant(tmp_path, "pe_exchange", trading={"exchange": "by_metal"}))
     assert by_metal.summary["total_cost"] == pytest.approx(6250, rel=REL)
+
+
+def test_river_key_derives_receptors_with_gb3838_limits(tmp_path, run_scenario):
+    """A two-section river (Q = 1 m³/s, class III Cd 0.005 mg/L: 157.788 kg/yr may arrive; half of what F1
+    discharges upstream decays before 'down'). Costs a² each, baselines 200: a2 = 2 a1 and
+    0.5 (200 − a1) + 200 − 2 a1 = 157.788 give e = (143.1152, 86.2304); 'down' sits at 0.005 mg/L."""
+    import math
+
+    sc = {
+        "name": "river key",
+        "pollutants": ["Cd"],
+        "enterprises": [
+            {"id": "F1", "sector": "zinc", "baseline": {"Cd": 200}},
+            {"id": "F2", "sector": "zinc", "baseline": {"Cd": 200}},
+        ],
+        "abatement": [
+            {"enterprise": "F1", "pollutant": "Cd", "kind": "linear", "slope": 2},
+            {"enterprise": "F2", "pollutant": "Cd", "kind": "linear", "slope": 2},
+        ],
+        "river": {
+            "sections": [
+                {"id": "up", "flow": 1, "travel_time": 1, "decay": math.log(2), "water_class": "III"},
+                {"id": "down", "water_class": "III"},
+            ],
+            "discharges": [{"enterprise": "F1", "section": "up"}, {"enterprise": "F2", "section": "down"}],
+        },
+        "trading": {"scope": "none"},
+    }
+    out = run_scenario(write_scenario(tmp_path / "river", sc))
+    e = out.enterprises.set_index("enterprise")
+    assert [e.at["F1", "emissions"], e.at["F2", "emissions"]] == pytest.approx([143.1152, 86.2304], rel=1e-6)
+    rec = pd.read_csv(out.folder / "receptors.csv").set_index("section")
+    assert rec.at["down", "concentration_mg_l"] == pytest.approx(0.005, rel=1e-6)
+    assert rec.at["down", "class_limit_mg_l"] == pytest.approx(0.005)
+    assert rec.at["up", "concentration_mg_l"] == pytest.approx(143.1152 / 31_557.6, rel=1e-6)
+    assert rec.at["down", "shadow_price"] > 0 and rec.at["up", "shadow_price"] == pytest.approx(0, abs=1e-9)

@@ -63,6 +63,8 @@ class Scenario:
     warnings: list[str] = field(default_factory=list)
     #: for each table, the raw row number of each validated row (for error messages)
     row_index: dict[str, list[int]] = field(default_factory=dict)
+    #: the river description (emtrade.river.River) when the scenario has a ``river:`` key
+    river: Any = None
 
     @property
     def name(self) -> str:
@@ -220,13 +222,64 @@ def _validate(
         # check the references among the rows that did validate too, so that one run reports everything
         problems.extend(_partial_reference_problems(raw, top, tables, kept, bad_top, display, path, sources))
         raise ScenarioError(_dedupe(problems))
+    river = None
+    if raw.get("river") is not None:
+        river, extra, problems = _river_tables(raw, top, path, display)
+        if problems:
+            raise ScenarioError(problems)
+        for key, rows in extra.items():
+            tables[key] = tables[key] + rows
     spec = schema.ScenarioSpec.model_validate({**top, **tables})
     scenario = Scenario(spec=spec, raw=raw, path=path, sources=sources, input_hashes=dict(hashes), row_index=kept)
+    scenario.river = river
     problems, warnings = check_references(scenario)
     if problems:
         raise ScenarioError(problems)
     scenario.warnings = warnings
     return scenario
+
+
+def _river_tables(raw, top, path: Path | None, display: str):
+    """Receptors and transfer coefficients derived from the scenario's ``river:`` description."""
+    from emtrade.registry import METALS
+    from emtrade.river import load_river
+
+    value = raw["river"]
+    try:
+        if isinstance(value, str):
+            file = ((path.parent if path else Path.cwd()) / value).resolve()
+            root = (path.parent if path else Path.cwd()).resolve()
+            if not file.is_relative_to(root):
+                return None, {}, [Problem(display, "river", f"path '{value}' leaves the scenario's folder")]
+            river = load_river(file)
+        elif path is not None and any(isinstance(v, str) for v in value.values() if v is not None) and (
+            _file_river(path) == value
+        ):
+            river = load_river(path)  # tables given as paths relative to the scenario file
+        else:
+            river = load_river(value)
+        metals = [p for p in top.get("pollutants") or [] if p in METALS]
+        derived = river.scenario_tables(metals)
+    except ScenarioError as exc:
+        return None, {}, [Problem(display, f"river: {p.where}".rstrip(": "), p.message) for p in exc.problems]
+    out, problems = {}, []
+    for key in ("receptors", "transfer"):
+        adapter = TypeAdapter(schema.TABLES[key])
+        rows = []
+        for i, row in enumerate(derived[key]):
+            try:
+                rows.append(adapter.validate_python(row))
+            except ValidationError as exc:
+                problems.extend(_problems_from(exc, display, f"river ({key} row {i + 1})"))
+        out[key] = rows
+    return river, out, problems
+
+
+def _file_river(path: Path):
+    try:
+        return (yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}).get("river")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
 
 
 def _partial_reference_problems(raw, top, tables, kept, bad_top, display, path, sources) -> list[Problem]:
