@@ -19,12 +19,31 @@ from emtrade.paths import bundled_scenario, bundled_scenarios
 from emtrade.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
+    from emtrade.compare import compare
+    from emtrade.orders import clear_orders
     from emtrade.pipeline import simulate
     from emtrade.results import Results
+    from emtrade.sweep import sweep
 
-__all__ = ["Results", "Scenario", "bundled_scenario", "bundled_scenarios", "load_scenario", "simulate"]
+__all__ = [
+    "Results",
+    "Scenario",
+    "bundled_scenario",
+    "bundled_scenarios",
+    "clear_orders",
+    "compare",
+    "load_scenario",
+    "simulate",
+    "sweep",
+]
 
-_LAZY = {"simulate": "emtrade.pipeline", "Results": "emtrade.results"}
+_LAZY = {
+    "simulate": "emtrade.pipeline",
+    "Results": "emtrade.results",
+    "clear_orders": "emtrade.orders",
+    "compare": "emtrade.compare",
+    "sweep": "emtrade.sweep",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -26,11 +28,21 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
 def handle_errors(func):
     """Turn input errors into one-line messages with exit code 2; Ctrl-C into a clean exit."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        # SIGTERM ends a run like Ctrl-C: the temporary results folder is removed, old results stay
+        previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
         try:
             return func(*args, **kwargs)
         except EmtradeError as exc:
@@ -49,6 +61,9 @@ def handle_errors(func):
                 raise
             click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
             sys.exit(1)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -93,12 +108,15 @@ def _print_warnings(warnings: list[str]) -> None:
 @click.option("--backend", type=click.Choice(["highs", "pyomo"]), help="Override the solver backend.")
 @click.option("--time-limit", type=float, help="Time limit per solve, seconds.")
 @click.option("--mip-gap", type=float, help="Relative MIP gap.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Report language.")
+@click.option("--no-report", is_flag=True, help="Write the tables only, without report.html.")
 @handle_errors
-def run(scenario, out, allow_outside, backend, time_limit, mip_gap):
+def run(scenario, out, allow_outside, backend, time_limit, mip_gap, lang, no_report):
     """Run SCENARIO (a YAML file, a folder, or a bundled name; default: the Xiangtan scenario).
 
     Writes summary.json, enterprises.csv, prices.csv, firms.csv, caps.csv, options.csv and
-    abatement.csv into the results folder, whole or not at all.
+    abatement.csv into the results folder, with report.html (charts and tables, works offline) and
+    what the charts need (supply.csv, labels.json) unless --no-report: whole or not at all.
     """
     from emtrade.scenario import load_scenario
 
@@ -112,7 +130,11 @@ def run(scenario, out, allow_outside, backend, time_limit, mip_gap):
     }
     res = simulate(sc, **overrides)
     target = Path(out) if out else _default_out(path)
-    res.save(target)
+    if not no_report:
+        from emtrade.statistics import annotate
+
+        annotate(res, sc)
+    res.save(target, report=not no_report, lang=lang)
     click.echo(headline_table(res))
     _print_warnings([w for w in res.summary.get("warnings", []) if w not in sc.warnings])
     if res.summary["status"] != "optimal":
@@ -121,6 +143,106 @@ def run(scenario, out, allow_outside, backend, time_limit, mip_gap):
             err=True,
         )
     click.echo(f"results: {target}")
+    if not no_report:
+        click.echo(f"report: {target / 'report.html'}")
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False), default="compare.html", show_default=True, help="The page."
+)
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Page language.")
+@click.option("--names", help="Comma-separated scenario names, one per run (default: the scenarios' names).")
+@click.option(
+    "--images",
+    type=click.Choice(["png", "svg", "pdf"]),
+    help="Also write every chart as an image into OUT's folder (<page>-figures/); needs kaleido.",
+)
+@click.option("--allow-outside", is_flag=True, help="Let table paths leave the scenario's folder.")
+@handle_errors
+def compare(runs, out, lang, names, images, allow_outside):
+    """Compare RUNS side by side: results folders (of emtrade run), scenario files or bundled names.
+
+    Scenarios are run first (nothing is saved but the page). The page holds the headline numbers of
+    every run with their differences from the first, the permit prices, and every chart of the
+    report with the scenarios side by side or overlaid; it works offline.
+    """
+    from emtrade.compare import compare as compare_runs
+
+    name_list = [n.strip() for n in names.split(",")] if names else None
+    cmp = compare_runs(*runs, names=name_list, allow_outside=allow_outside)
+    target = cmp.to_html(Path(out), lang=lang)
+    click.echo(f"compared: {', '.join(cmp)}")
+    click.echo(f"page: {target}")
+    if images:
+        from emtrade.plots import StaticExportUnavailable
+
+        folder = target.with_name(f"{target.stem}-figures")
+        try:
+            written = cmp.save_images(folder, images, lang=lang)
+            click.echo(f"images: {len(written)} charts in {folder}")
+        except StaticExportUnavailable as exc:
+            click.echo(f"warning: no images written: {exc}", err=True)
+
+
+@main.command("sweep")
+@click.argument("scenario")
+@click.option(
+    "-o", "--out", type=click.Path(file_okay=False), help="Results folder (default results/<scenario>-sweep)."
+)
+@click.option(
+    "--set",
+    "set_",
+    multiple=True,
+    metavar="KEY=V1,V2,...",
+    help="Values of a dotted scenario key (YAML scalars); repeat for a grid over every combination.",
+)
+@click.option("--samples", type=click.IntRange(min=1), help="Monte Carlo draws of the scenario's uncertainty section.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draws.")
+@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per CPU).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on the dask.distributed cluster at ADDRESS.")
+@click.option("--dask-local", type=click.IntRange(min=1), metavar="W", help="Start a local dask cluster of W workers.")
+@click.option("--no-report", is_flag=True, help="Write the tables only, without report.html.")
+@click.option("--allow-outside", is_flag=True, help="Let table paths leave the scenario's folder.")
+@handle_errors
+def sweep(scenario, out, set_, samples, seed, workers, scheduler, dask_local, no_report, allow_outside):
+    """Run SCENARIO over a grid of --set values and/or --samples Monte Carlo draws.
+
+    Writes runs.csv (one row per run: its values, status and error, total cost, command-and-control
+    cost, savings, the price of every market and period, the worst receptor margin), summary.csv
+    (quantiles), draws.csv, timings.csv, sweep.json and report.html (fan charts, works offline),
+    whole or not at all. A failed run is recorded with its error; the sweep goes on. The results
+    do not depend on the engine or the number of workers. The guide: docs/sweep.md.
+    """
+    from emtrade.scenario import load_scenario
+    from emtrade.sweep import parse_set
+    from emtrade.sweep import sweep as run_sweep
+
+    grid = parse_set(set_)
+    path = _resolve_scenario(scenario)
+    sc = load_scenario(path, allow_outside=allow_outside)
+    _print_warnings(sc.warnings)
+    target = Path(out) if out else _default_out(path).with_name(_default_out(path).name + "-sweep")
+    res = run_sweep(
+        sc, set=grid, samples=samples, seed=seed, workers=workers, scheduler=scheduler, dask_local=dask_local,
+        out=target, report=not no_report,
+    )  # fmt: skip
+    m = res.meta
+    click.echo(f"{m['scenario']}: {m['runs']} runs, {m['failed']} failed, {m['seconds']:.1f} s "
+               f"({m['engine']}, {m['workers']} workers)")  # fmt: skip
+    overall = res.summary[res.summary.point == "all"].set_index("quantity")
+    for q, label in (("total_cost", "total cost"), ("savings", "savings")):
+        if q in overall.index and overall.at[q, "runs"]:
+            r = overall.loc[q]
+            click.echo(f"  {label:<11} median {_num(r.p50)}  5-95 % [{_num(r.p05)}, {_num(r.p95)}] CNY/yr")
+    if m["failed"]:
+        click.echo(f"warning: {m['failed']} runs failed: see status and error in runs.csv", err=True)
+    click.echo(f"results: {target}")
+    if not no_report:
+        click.echo(f"report: {target / 'report.html'}")
+    if m["failed"] == m["runs"]:
+        _fail("every run failed (see runs.csv)", 1)
 
 
 @main.command()
@@ -146,6 +268,30 @@ def list_scenarios():
         click.echo(name)
 
 
+@main.command("clear")
+@click.argument("orders", type=click.Path(dir_okay=False))
+@click.option("--supply", type=float, help="Permits for sale, kg: a sealed-bid auction (the book holds bids only).")
+@click.option("--reserve-price", type=float, help="Price floor, CNY/kg: bids below it are rejected.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Write the result as JSON to this file.")
+@handle_errors
+def clear(orders, supply, reserve_price, out):
+    """Clear the book ORDERS (CSV or .xlsx: id, side, quantity, price) at one uniform price.
+
+    Without --supply: a call market of bids and asks. With --supply: a sealed-bid uniform-price
+    auction of that many permits. Ties at the margin are rationed pro rata. The JSON holds price,
+    price_low, price_high (CNY/kg), volume (kg) and filled (order id -> kg); it is written whole or not
+    at all. The rules: docs/orders.md.
+    """
+    from emtrade.orders import clear_orders
+
+    result = clear_orders(Path(orders), supply=supply, reserve_price=reserve_price)
+    if out:
+        result.save(out)
+    click.echo(result.to_text())
+    if out:
+        click.echo(f"result: {out}")
+
+
 def _num(v, unit: str = "") -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
@@ -163,13 +309,16 @@ def headline_table(res) -> str:
     lines.append(f"  savings from trading       {_num(s['savings'])} CNY/yr{pct}")
     lines.append(f"  permits traded             {_num(s['permits_traded'])} kg/yr")
     if s.get("government_revenue"):
-        lines.append(f"  auction revenue            {_num(s['government_revenue'])} CNY/yr")
+        lines.append(f"  government revenue         {_num(s['government_revenue'])} CNY/yr")
+    if s.get("excess"):
+        lines.append(f"  discharge beyond permits   {_num(s['excess'])} kg/yr (penalties {_num(s.get('penalties'))} CNY/yr)")
     p = res.prices
     if len(p):
         shown = p if len(p) <= 12 else p.sort_values("price", ascending=False).head(12)
         lines.append("  market            pollutant  period      price CNY/kg   interval")
         for r in shown.itertuples():
-            interval = "" if r.price_low == r.price_high else f"[{_num(r.price_low)}, {_num(r.price_high)}]"
+            same = math.isclose(r.price_low, r.price_high, rel_tol=1e-9, abs_tol=1e-9)
+            interval = "" if same else f"[{_num(r.price_low)}, {_num(r.price_high)}]"
             lines.append(
                 f"  {str(r.market)[:16]:<16}  {r.pollutant:<9}  {r.period!s:<10} {_num(r.price):>13}   {interval}"
             )

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from emtrade.registry import SECTORS
+from emtrade.scenario.uncertainty import Uncertainty
 
 SectorId = Literal["ferrous", "chemicals", "manganese", "zinc", "electroplating"]
 assert set(SectorId.__args__) == set(SECTORS)  # the schema and the registry must agree
@@ -438,7 +439,7 @@ class ScenarioSpec(_Strict):
     description: str | None = Field(None, description="Free text.")
     pollutants: list[str] = Field(min_length=1, description="The metals modelled (registry ids, e.g. Pb, Cd, Cr6+).")
     periods: list[PeriodLabel] | None = Field(
-        None, description="Period labels (years); default a single period labelled 1."
+        None, min_length=1, max_length=500, description="Period labels (years); default a single period labelled 1."
     )
     enterprises: list[Enterprise] = Field(min_length=1, description="Table of enterprises (list or CSV path).")
     abatement: list[AbatementOption] = Field(
@@ -459,7 +460,18 @@ class ScenarioSpec(_Strict):
     enforcement: Enforcement | None = Field(None, description="Penalties for discharge beyond the permits held.")
     market: Market = Field(default_factory=Market, description="Market structure (dominant firms).")
     phase_out: list[Id] = Field(default_factory=list, description="Enterprises that must close (淘汰落后产能).")
+    river: dict[str, Any] | str | None = Field(
+        None,
+        description="A river description (sections in downstream order, design flows, decay, water classes, who "
+        "discharges where) or the path of a YAML file holding one: its sections become receptors with "
+        "GB 3838 limits and transfer coefficients (see emtrade.river and docs/river.md).",
+    )
     solver: SolverOptions = Field(default_factory=SolverOptions, description="Solver options.")
+    uncertainty: list[Uncertainty] = Field(
+        default_factory=list,
+        description="Random multipliers on MAC slopes, step costs, technology costs and baselines for Monte Carlo "
+        "sweeps (emtrade sweep --samples); ignored by a single run. See emtrade.scenario.uncertainty.",
+    )
 
 
 #: the keys whose value may be a table (inline list or CSV path), with the row model of each
