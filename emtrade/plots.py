@@ -57,6 +57,7 @@ TEXT = {
         "sellers": "sells",
         "buyers": "buys",
         "government": "Government (sales)",
+        "bank_node": "Bank (saved permits)",
         "link_unit": "link width: {unit}",
         "sectors_title": "Discharge and abatement by sector against the sector caps",
         "kg": "kg/yr",
@@ -66,6 +67,7 @@ TEXT = {
         "allocation": "permits allocated",
         "cac_emissions": "discharge under command-and-control",
         "sector": "sector",
+        "sector_axis": "discharge and abatement, kg/yr",
         "firm_title": "Cost per enterprise with and without trading",
         "cac_cost": "cost under command-and-control, CNY/yr",
         "net_cost": "cost with trading (abatement + permits), CNY/yr",
@@ -129,6 +131,7 @@ TEXT = {
         "sellers": "卖出",
         "buyers": "买入",
         "government": "政府（出让）",
+        "bank_node": "储存（结转的排污权）",
         "link_unit": "流量宽度：{unit}",
         "sectors_title": "各行业排放与削减对照行业总量",
         "kg": "千克/年",
@@ -138,6 +141,7 @@ TEXT = {
         "allocation": "初始分配",
         "cac_emissions": "命令控制下排放量",
         "sector": "行业",
+        "sector_axis": "排放量与削减量，千克/年",
         "firm_title": "各企业有无交易的成本对比",
         "cac_cost": "命令控制下成本，元/年",
         "net_cost": "交易下成本（削减+购买排污权），元/年",
@@ -229,21 +233,26 @@ class Labels:
     def group(self, by: str, g: str) -> str:
         if g == st.GOVERNMENT:
             return text(self.lang, "government")
+        if g == st.BANK:
+            return text(self.lang, "bank_node")
         if by == "sector":
             return self.sector(g)
         if by == "zone":
             return self.zone(g)
         return g
 
-    def receptor(self, row: dict) -> str:
-        """A receptor's display name: its river section's name, its own name, or its id."""
+    def receptor(self, row: dict, full: bool = False) -> str:
+        """A receptor's short label (its river section's name, or its id without the metal) or, with
+        ``full``, its own name where it has one."""
         section = str(row.get("section") or "")
-        if section and section in self.sections:
-            return self.sections[section]
         name = str(row.get("name") or "")
-        if name and name != row["receptor"]:
+        if full and name and name != row["receptor"]:
             return name
-        return section or str(row["receptor"])
+        if section:
+            return self.sections.get(section, section)
+        rid = str(row["receptor"])
+        suffix = f":{row.get('pollutant', '')}"
+        return rid[: -len(suffix)] if rid.endswith(suffix) and len(rid) > len(suffix) else rid
 
     def metal(self, p: str) -> str:
         if p == "PE":
@@ -399,8 +408,42 @@ def _metal_order(res, values: pd.Series) -> list[str]:
     return [p for p in order if p in present] + [p for p in present if p not in order]
 
 
+def _wrap(label: str, width: int = 16) -> str:
+    """A long category label broken into lines (at spaces) of about ``width`` characters."""
+    words, lines = str(label).split(" "), [""]
+    for w in words:
+        if lines[-1] and len(lines[-1]) + 1 + len(w) > width:
+            lines.append(w)
+        else:
+            lines[-1] = f"{lines[-1]} {w}".strip()
+    return "<br>".join(lines)
+
+
 def _fmt(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
+
+
+class _Traces:
+    """Traces collected and added to a figure at once (much faster than one by one for hundreds)."""
+
+    def __init__(self, fig: go.Figure):
+        self.fig, self.traces, self.rows, self.cols = fig, [], [], []
+
+    def add(self, into: list[int], trace, row: int | None = None, col: int | None = None) -> None:
+        """Queue ``trace``; append its future index in the figure to ``into``."""
+        into.append(len(self.fig.data) + len(self.traces))
+        self.traces.append(trace)
+        self.rows.append(row)
+        self.cols.append(col)
+
+    def flush(self) -> None:
+        if not self.traces:
+            return
+        if any(r is not None for r in self.rows):
+            self.fig.add_traces(self.traces, rows=self.rows, cols=self.cols)
+        else:
+            self.fig.add_traces(self.traces)
+        self.traces, self.rows, self.cols = [], [], []
 
 
 # -- 1. supply and demand ------------------------------------------------------------------------------------
@@ -428,11 +471,15 @@ def supply_demand(res, lang: str = "en") -> go.Figure:
     keys = list(dict.fromkeys(zip(balance.market, balance.pollutant, balance.period, strict=True)))
     n_periods = len(_period_order(res))
     scenarios = list(dict.fromkeys(balance.scenario))
+    b_by = {k: g for k, g in balance.groupby(["market", "pollutant", "period"], sort=False)}
+    c_by = {k: g for k, g in curves.groupby(["market", "pollutant", "period"], sort=False)} if len(curves) else {}
+    empty_b, empty_c = balance.iloc[0:0], curves.iloc[0:0]
+    buf = _Traces(fig)
     groups, layouts = [], []
     for market, pol, period in keys:
         idx = []
-        b_all = balance[(balance.market == market) & (balance.pollutant == pol) & (balance.period == period)]
-        c_all = curves[(curves.market == market) & (curves.pollutant == pol) & (curves.period == period)]
+        b_all = b_by.get((market, pol, period), empty_b)
+        c_all = c_by.get((market, pol, period), empty_c)
         layouts.append(_supply_view(b_all, c_all))
         top = max(
             [float(c_all.price.max()) if len(c_all) else 0.0, float(b_all.price_high.replace(np.inf, np.nan).max())]
@@ -448,7 +495,8 @@ def supply_demand(res, lang: str = "en") -> go.Figure:
             prefix = f"{scen}: " if multi else ""
             xmax = max(float(c.quantity.max()) if len(c) else 0.0, float(r.required), float(r.abatement)) * 1.05
             if len(c):
-                fig.add_trace(
+                buf.add(
+                    idx,
                     go.Scatter(
                         x=c.quantity,
                         y=c.price,
@@ -456,31 +504,31 @@ def supply_demand(res, lang: str = "en") -> go.Figure:
                         name=prefix + text(lang, "mac_curve"),
                         line={"color": color, "width": 2.5},
                         hovertemplate="%{x:,.4g} kg/yr at %{y:,.4g} CNY/kg<extra></extra>",
-                    )
+                    ),
                 )
-                idx.append(len(fig.data) - 1)
-            fig.add_trace(
+            buf.add(
+                idx,
                 go.Scatter(
                     x=[r.required, r.required],
                     y=[min(0.0, float(c.price.min()) if len(c) else 0.0), top],
                     mode="lines",
                     name=prefix + text(lang, "required") + f" ({_fmt(r.required)})",
                     line={"color": color, "dash": "dash", "width": 1.5},
-                )
+                ),
             )
-            idx.append(len(fig.data) - 1)
-            fig.add_trace(
+            buf.add(
+                idx,
                 go.Scatter(
                     x=[0.0, xmax],
                     y=[r.price, r.price],
                     mode="lines",
                     name=prefix + text(lang, "price") + f" ({_fmt(r.price)})",
                     line={"color": color, "dash": "dot", "width": 1.5},
-                )
+                ),
             )
-            idx.append(len(fig.data) - 1)
             if np.isfinite(r.price_high) and r.price_high - r.price_low > 1e-9 * max(1.0, abs(r.price_high)):
-                fig.add_trace(
+                buf.add(
+                    idx,
                     go.Scatter(
                         x=[0.0, xmax, xmax, 0.0],
                         y=[r.price_low, r.price_low, r.price_high, r.price_high],
@@ -489,20 +537,20 @@ def supply_demand(res, lang: str = "en") -> go.Figure:
                         line={"width": 0},
                         fillcolor="rgba(120,120,120,0.18)",
                         name=prefix + text(lang, "interval") + f" [{_fmt(r.price_low)}, {_fmt(r.price_high)}]",
-                    )
+                    ),
                 )
-                idx.append(len(fig.data) - 1)
-            fig.add_trace(
+            buf.add(
+                idx,
                 go.Scatter(
                     x=[r.abatement],
                     y=[r.price],
                     mode="markers",
                     marker={"color": color, "size": 11, "symbol": "circle", "line": {"color": "#000", "width": 1}},
                     name=prefix + text(lang, "outcome"),
-                )
+                ),
             )
-            idx.append(len(fig.data) - 1)
         groups.append((lab.market(market, pol, period if n_periods > 1 else None), idx))
+    buf.flush()
     add_selector(fig, groups, layouts=layouts)
     if any(p == "PE" for _, p, _ in keys):
         fig.update_xaxes(title_text=text(lang, "abatement_kg") + " (PE/yr)")
@@ -566,10 +614,10 @@ def flows_sankey(res, by: str = "sector", lang: str = "en") -> go.Figure:
             g = g[g[col] > 0]
             sources = list(dict.fromkeys(g.source))
             targets = list(dict.fromkeys(g.target))
+            outside = (st.GOVERNMENT, st.BANK)
             labels = [
-                lab.group(by, s) if s == st.GOVERNMENT else f"{lab.group(by, s)} ({text(lang, 'sellers')})"
-                for s in sources
-            ] + [f"{lab.group(by, t)} ({text(lang, 'buyers')})" for t in targets]
+                lab.group(by, s) if s in outside else f"{lab.group(by, s)} ({text(lang, 'sellers')})" for s in sources
+            ] + [lab.group(by, t) if t in outside else f"{lab.group(by, t)} ({text(lang, 'buyers')})" for t in targets]
             colors = [_group_color(by, x) for x in [*sources, *targets]]
             link_colors = [_rgba(_group_color(by, x), 0.45) for x in g.source]
             domain = {"x": [k / n + (0.02 if k else 0), (k + 1) / n - (0.02 if k < n - 1 else 0)], "y": [0, 1]}
@@ -615,7 +663,7 @@ GROUP_PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948
 
 def _group_color(by: str, group: str) -> str:
     """A fixed colour per sector (registry order) or zone (registry order, then by name)."""
-    if group == st.GOVERNMENT:
+    if group in (st.GOVERNMENT, st.BANK):
         return "#555555"
     if by == "sector":
         return SECTOR_COLORS.get(group, OTHER_COLOR)
@@ -662,16 +710,16 @@ def sector_emissions(res, lang: str = "en") -> go.Figure:
     n_periods = len(_period_order(res))
     split = multi or n_periods > 1
     go = _go()
-    fig = _figure(title, text(lang, "sector"), f"{text(lang, 'abatement')} / {text(lang, 'emissions')}, "
-                  f"{unit(lang, 'kg/yr')}", height=500)  # fmt: skip
+    fig = _figure(title, text(lang, "sector"), text(lang, "sector_axis"), height=500)
     fig.update_layout(barmode="stack")
+    fig.update_xaxes(tickangle=0)
     order = {s: i for i, s in enumerate(SECTORS)}
     groups = []
     for pol in _metal_order(res, em.pollutant):
         d = em[em.pollutant == pol].copy()
         d["_o"] = d.sector.map(order).fillna(99)
         d = d.sort_values(["_o"], kind="stable")
-        names = [lab.sector(s) for s in d.sector]
+        names = [_wrap(lab.sector(s)) for s in d.sector]
         if split:
             second = [_second_level(s, p, multi, n_periods) for s, p in zip(d.scenario, d.period, strict=True)]
             x: Any = [names, second]
@@ -811,7 +859,7 @@ def costs_by_group(res, by: str = "sector", lang: str = "en") -> go.Figure:
     if by == "sector":
         order = {s: i for i, s in enumerate(SECTORS)}
         g = g.sort_values(by, key=lambda s: s.map(order).fillna(99), kind="stable")
-    names = [lab.group(by, x) for x in g[by]]
+    names = [_wrap(lab.group(by, x)) for x in g[by]]
     cac_label = [f"{s}<br>{text(lang, 'cac_short')}" if multi else text(lang, "cac_short") for s in g.scenario]
     trade_label = [f"{s}<br>{text(lang, 'trade_short')}" if multi else text(lang, "trade_short") for s in g.scenario]
     go = _go()
@@ -849,9 +897,9 @@ def costs_by_group(res, by: str = "sector", lang: str = "en") -> go.Figure:
 def prices_chart(res, lang: str = "en") -> go.Figure:
     """Permit prices per market (CNY/kg) over the periods, with the interval of clearing prices.
 
-    Several periods: one line per market (a collection: one dash style per scenario), the bank
-    (kg) as bars on a second axis where the run banks. One period: one bar per market with the
-    price interval as error bars (a collection: scenarios side by side).
+    Several periods: one view per metal (drop-down), one line per market (a collection: one dash
+    style per scenario), the bank (kg) as bars on a second axis where the run banks. One period:
+    one bar per market with the price interval as error bars (a collection: scenarios side by side).
     """
     lab = Labels(res, lang)
     title = text(lang, "prices_title")
@@ -897,44 +945,51 @@ def prices_chart(res, lang: str = "en") -> go.Figure:
     fig = make_subplots(specs=[[{"secondary_y": True}]]) if has_bank else _go().Figure()
     _style(fig, title, text(lang, "period"), axis, height=520)
     dashes = ("solid", "dash", "dot", "dashdot")
-    markets = list(dict.fromkeys(zip(p.market, p.pollutant, strict=True)))
     palette = (*SCENARIO_COLORS, "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5")
-    for k, scen in enumerate(dict.fromkeys(p.scenario)):
-        for j, (m, q) in enumerate(markets):
-            d = p[(p.scenario == scen) & (p.market == m) & (p.pollutant == q)]
-            if d.empty:
-                continue
-            d = d.set_index("period").reindex([t for t in periods if t in set(d.period)]).reset_index()
-            name = (f"{scen}: " if multi else "") + lab.market(m, q)
-            kw = {"secondary_y": False} if has_bank else {}
-            fig.add_trace(
-                go.Scatter(
-                    x=d.period.tolist(),
-                    y=d.price.tolist(),
-                    mode="lines+markers",
-                    name=name,
-                    line={"color": palette[j % len(palette)], "dash": dashes[k % len(dashes)]},
-                    error_y={
-                        "type": "data",
-                        "symmetric": False,
-                        "array": d.err_hi.tolist(),
-                        "arrayminus": d.err_lo.tolist(),
-                    },
-                    hovertemplate="%{x}: %{y:,.4g} CNY/kg<extra>%{fullData.name}</extra>",
-                ),
-                **kw,
-            )
-            if has_bank and d.banked.notna().any():
+    groups = []
+    for q in _metal_order(res, p.pollutant):
+        idx: list[int] = []
+        markets = list(dict.fromkeys(p.market[p.pollutant == q]))
+        for k, scen in enumerate(dict.fromkeys(p.scenario)):
+            for j, m in enumerate(markets):
+                d = p[(p.scenario == scen) & (p.market == m) & (p.pollutant == q)]
+                if d.empty:
+                    continue
+                d = d.set_index("period").reindex([t for t in periods if t in set(d.period)]).reset_index()
+                name = (f"{scen}: " if multi else "") + lab.market(m, q)
+                kw = {"secondary_y": False} if has_bank else {}
                 fig.add_trace(
-                    go.Bar(
+                    go.Scatter(
                         x=d.period.tolist(),
-                        y=d.banked.tolist(),
-                        name=f"{name}: {text(lang, 'banked')}",
-                        marker_color=_rgba(palette[j % len(palette)], 0.35),
-                        hovertemplate="%{x}: %{y:,.4g} kg<extra>%{fullData.name}</extra>",
+                        y=d.price.tolist(),
+                        mode="lines+markers",
+                        name=name,
+                        line={"color": palette[j % len(palette)], "dash": dashes[k % len(dashes)]},
+                        error_y={
+                            "type": "data",
+                            "symmetric": False,
+                            "array": d.err_hi.tolist(),
+                            "arrayminus": d.err_lo.tolist(),
+                        },
+                        hovertemplate="%{x}: %{y:,.4g} CNY/kg<extra>%{fullData.name}</extra>",
                     ),
-                    secondary_y=True,
+                    **kw,
                 )
+                idx.append(len(fig.data) - 1)
+                if has_bank and d.banked.notna().any():
+                    fig.add_trace(
+                        go.Bar(
+                            x=d.period.tolist(),
+                            y=d.banked.tolist(),
+                            name=f"{name}: {text(lang, 'banked')}",
+                            marker_color=_rgba(palette[j % len(palette)], 0.35),
+                            hovertemplate="%{x}: %{y:,.4g} kg<extra>%{fullData.name}</extra>",
+                        ),
+                        secondary_y=True,
+                    )
+                    idx.append(len(fig.data) - 1)
+        groups.append((lab.metal(q), idx))
+    add_selector(fig, groups)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=periods, title_text=text(lang, "period"))
     if has_bank:
         fig.update_yaxes(title_text=axis, secondary_y=False)
@@ -951,7 +1006,8 @@ def receptors_chart(res, lang: str = "en") -> go.Figure:
     (mg/L), markers the limit of the section's class, dashed lines the GB 3838-2002 limits of classes
     II to IV for the metal. Otherwise the receptors' loads are in the transfer coefficients' unit and
     the bars show each load as a share of its limit (%), with the limit at 100 %. A bar beyond its
-    limit is red. Several periods or scenarios sit side by side within each section.
+    limit is red (or outlined in red). Several periods or scenarios: one bar each per section, named
+    in the legend. Sections are labelled by their river section (or id); hovering shows the full name.
     """
     title = text(lang, "receptor_title")
     r = st.receptors(res)
@@ -971,37 +1027,46 @@ def receptors_chart(res, lang: str = "en") -> go.Figure:
         r = r.assign(value=100 * r.utilisation, mark=100.0)
         y_title, unit_ = text(lang, "receptor_share"), "%"
         title = text(lang, "receptor_title_load")
-    r = r.assign(label=[lab.receptor(row) for row in r.to_dict("records")])
-    n_periods = r.period.nunique()
-    split = multi or n_periods > 1
+    records = r.to_dict("records")
+    r = r.assign(
+        label=[lab.receptor(row) for row in records],
+        full=[lab.receptor(row, full=True) for row in records],
+        series=[_second_level(s, p, multi, 2) for s, p in zip(r.scenario, r.period, strict=True)],
+    )
+    if r.duplicated(["pollutant", "series", "label"]).any():  # short labels that clash: the ids instead
+        r = r.assign(label=r.receptor)
+    series = list(dict.fromkeys(r.series))
+    one_series = len(series) == 1
     fig = _figure(title, text(lang, "section"), y_title, height=480)
     fig.update_layout(barmode="group")
     groups = []
     for pol in _metal_order(res, r.pollutant):
         d = r[r.pollutant == pol]
-        names = d.label.tolist()
-        x: Any = (
-            [names, [_second_level(s, p, multi, n_periods) for s, p in zip(d.scenario, d.period, strict=True)]]
-            if split
-            else names
-        )
+        names = list(dict.fromkeys(d.label))
         idx = []
-        over = (d.load > d["limit"] * (1 + 1e-9) + 1e-12).to_numpy()
-        fig.add_trace(
-            go.Bar(
-                x=x,
-                y=d.value.tolist(),
-                name=y_title,
-                marker_color=["#d62728" if o else "#4e79a7" for o in over],
-                hovertemplate=f"%{{x}}: %{{y:.4g}} {unit_}<extra></extra>",
+        for k, ser in enumerate(series):
+            g = d[d.series == ser].set_index("label").reindex(names)
+            over = (g["load"] > g["limit"] * (1 + 1e-9) + 1e-12).to_numpy()
+            fig.add_trace(
+                go.Bar(
+                    x=names,
+                    y=g.value.tolist(),
+                    name=y_title if one_series else ser,
+                    marker={
+                        "color": ["#d62728" if o else "#4e79a7" for o in over] if one_series else _scenario_color(k),
+                        "line": {"color": ["#d62728" if o else "rgba(0,0,0,0)" for o in over], "width": 2},
+                    },
+                    customdata=g.full.tolist(),
+                    hovertemplate=f"%{{customdata}}: %{{y:.4g}} {unit_}<extra>%{{fullData.name}}</extra>",
+                )
             )
-        )
-        idx.append(len(fig.data) - 1)
-        if d["mark"].notna().any():
+            idx.append(len(fig.data) - 1)
+        marks = d.groupby("label", sort=False)["mark"].max().reindex(names)
+        if marks.notna().any():
             fig.add_trace(
                 go.Scatter(
-                    x=x,
-                    y=d["mark"].tolist(),
+                    x=names,
+                    y=marks.tolist(),
                     mode="markers",
                     name=text(lang, "class_limit" if has_conc else "receptor_limit"),
                     marker={"symbol": "line-ew", "size": 30, "line": {"color": "#000", "width": 3}},
@@ -1012,7 +1077,7 @@ def receptors_chart(res, lang: str = "en") -> go.Figure:
         for classes, v in gb3838_lines(pol) if has_conc else []:
             fig.add_trace(
                 go.Scatter(
-                    x=x,
+                    x=names,
                     y=[v] * len(names),
                     mode="lines",
                     name=text(lang, "class", c=classes, v=v),
@@ -1077,6 +1142,7 @@ def zone_map(res, lang: str = "en") -> go.Figure:
     if "scenario" not in fl.columns:
         fl = fl.assign(scenario="")
     groups = []
+    buf = _Traces(fig)
     for label, pol in views:
         idx = []
         u = "kg/yr" if pol else "PE/yr"
@@ -1091,7 +1157,10 @@ def zone_map(res, lang: str = "en") -> go.Figure:
                 .sum()
                 .reset_index()
             )
-            f = fl[(fl.scenario == scen) & (fl.source != fl.target) & (fl.source != st.GOVERNMENT)]
+            outside = (st.GOVERNMENT, st.BANK)
+            f = fl[
+                (fl.scenario == scen) & (fl.source != fl.target) & ~fl.source.isin(outside) & ~fl.target.isin(outside)
+            ]
             if pol:
                 f = f[f.pollutant == pol]
             net_flows = _net_pairs(f.groupby(["source", "target"], sort=False).value.sum())
@@ -1102,7 +1171,8 @@ def zone_map(res, lang: str = "en") -> go.Figure:
                 if src not in pos.index or dst not in pos.index or value <= 1e-9 * vmax:
                     continue
                 (x0, y0), (x1, y1) = pos.loc[src].tolist(), pos.loc[dst].tolist()
-                fig.add_trace(
+                buf.add(
+                    idx,
                     go.Scatter(
                         x=[x0, 0.5 * (x0 + x1), x1],
                         y=[y0, 0.5 * (y0 + y1), y1],
@@ -1118,12 +1188,12 @@ def zone_map(res, lang: str = "en") -> go.Figure:
                     col=k,
                 )
                 first_line = False
-                idx.append(len(fig.data) - 1)
             em = z.emissions.to_numpy(dtype=float)
             size = 12 + 48 * np.sqrt(em / em.max()) if em.max() > 0 else np.full(len(z), 12.0)
             net = z.net_purchase.to_numpy(dtype=float)
             lim = float(np.abs(net).max()) or 1.0
-            fig.add_trace(
+            buf.add(
+                idx,
                 go.Scatter(
                     x=z.x.tolist(),
                     y=z.y.tolist(),
@@ -1149,8 +1219,8 @@ def zone_map(res, lang: str = "en") -> go.Figure:
                 row=1,
                 col=k,
             )
-            idx.append(len(fig.data) - 1)
         groups.append((label, idx))
+    buf.flush()
     add_selector(fig, groups)
     fig.update_layout(legend={"orientation": "h", "x": 0.0, "y": -0.12, "yanchor": "top"})
     for k in range(1, n + 1):

@@ -257,8 +257,8 @@ main { max-width: 1320px; margin: 0 auto; padding: 12px 24px 40px; }
             margin: 4px 0 12px; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
 .card .label { font-size: 12.5px; color: var(--muted); }
-.card .value { font-size: 22px; font-weight: 600; margin-top: 2px; white-space: nowrap; }
-.card .unit { font-size: 13px; font-weight: 400; color: var(--muted); margin-left: 4px; }
+.card .value { font-size: 22px; font-weight: 600; margin-top: 2px; }
+.card .unit { font-size: 13px; font-weight: 400; color: var(--muted); margin-left: 4px; display: inline-block; }
 .card .sub { font-size: 12px; color: var(--muted); }
 .card.key .value { color: var(--good); }
 .notes { background: #fffbe6; border: 1px solid #f0e2a0; border-radius: 6px; padding: 8px 14px; font-size: 13px; }
@@ -401,11 +401,24 @@ def _card(label: str, value: str, unit_: str = "", sub: str = "", key: bool = Fa
     return f'<div class="{cls}"><div class="label">{esc(label)}</div><div class="value">{esc(value)}{u}</div>{s}</div>'
 
 
+def total_units(lang: str, periods: list[str]) -> dict[str, str]:
+    """Unit labels of the headline numbers: per year for one period, totals over several."""
+    u = dict(UNIT_TEXT[lang])
+    if len(periods) > 1:  # totals over the periods: not per year
+        span = f"{periods[0]}–{periods[-1]}"
+        u.update(
+            {"CNY/yr": f"元（{span}合计）", "kg/yr": f"千克（{span}合计）", "PE/yr": f"当量（{span}合计）"}
+            if lang == "zh"
+            else {"CNY/yr": f"CNY, {span} total", "kg/yr": f"kg, {span} total", "PE/yr": f"PE, {span} total"}
+        )
+    return u
+
+
 def headline_cards(res, lang: str) -> str:
     """The headline numbers of one run as cards."""
     h = st.headline(res).set_index("metric")
     v = h.value
-    u = UNIT_TEXT[lang]
+    u = total_units(lang, st.periods_of(res))
     share = v.savings_share
     cards = [
         _card(
@@ -730,7 +743,11 @@ def comparison_html(coll, lang: str = "en") -> str:
     names = [str(k) for k in coll]
     title = f"{ptext(lang, 'comparison')}: {' / '.join(names)}"
     diff = headline_differences(coll, lang)
-    u = UNIT_TEXT[lang]
+    spans = {tuple(st.periods_of(run)) for run in coll.values()}
+    u = total_units(lang, list(next(iter(spans)))) if len(spans) == 1 else dict(UNIT_TEXT[lang])
+    if len(spans) > 1 and any(len(p) > 1 for p in spans):  # runs over different periods: totals of each
+        total = "合计" if lang == "zh" else "total over the run's periods"
+        u.update({k: f"{v} ({total})" if lang == "en" else f"{v}（{total}）" for k, v in u.items() if "/yr" in k})
     heads = [(ptext(lang, "metric"), False), ("", False)] + [(n, True) for n in names]
     heads += [(ptext(lang, "difference", first=names[0]) + f": {n}", True) for n in names[1:]]
     rows = []

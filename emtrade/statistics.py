@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ from emtrade.registry import METALS, ZONES
 
 #: the source named in permit flows for permits the government sells (auction, reserve sales)
 GOVERNMENT = "government"
+#: the source (withdrawals) or target (deposits) named in permit flows for the bank
+BANK = "bank"
 #: optional money columns of the firms (or enterprises) table picked up by the cost statistics
 OPTIONAL_COSTS = ("penalty", "fee_paid", "allocation_fee")
 #: grouping names accepted by ``by``
@@ -305,26 +308,63 @@ def commodity_frame(res) -> pd.DataFrame:
     return e.assign(commodity=np.where(is_pe, "PE", e.pollutant.to_numpy(dtype=object)), w=w, net=e.net_purchase * w)
 
 
-@collective
-def flows(res, by: str = "sector") -> pd.DataFrame:
-    """Permit flows from sellers' groups to buyers' groups, per market and period.
+def bank_changes(res) -> dict[tuple[str, str, str], float]:
+    """Permits put into the bank (> 0) or taken out (< 0, borrowing included) per market and period, kg.
 
-    The model fixes each enterprise's net position, not who trades with whom; flows are read as a
-    pool: in each market every seller's sales go to the buyers in proportion to their purchases,
-
-        flow(i → j) = V · s_i / S · b_j / B,     V = min(S, B),
-
-    with s_i the sales and b_j the purchases, S and B their totals. Purchases beyond the firms'
-    sales (an auction, reserve or ceiling sales) come from ``"government"``. Where permits move
-    between zone markets (the run's own ``flows`` table: from, to, sold), those sales are spread
-    over the selling market's sellers and the buying market's buyers the same way, and only the
-    rest is traded locally. Columns: market, pollutant (the commodity: a metal, or ``PE``), period,
-    source, target (group ids), quantity (kg/yr, or PE/yr in a PE market; the seller's side),
-    value (= quantity × the seller's price, CNY/yr), quantity_pe (PE/yr).
+    The change of the balance ``banked`` (carried into the next period) from the period before.
     """
-    _check_by(by)
+    bank = getattr(res, "bank", None)
+    if not isinstance(bank, pd.DataFrame) or bank.empty or "banked" not in bank.columns:
+        return {}
+    order = {p: i for i, p in enumerate(periods_of(res))}
+    out = {}
+    b = bank.assign(period=bank.period.astype(str), _o=bank.period.astype(str).map(order))
+    for (market, pol), g in b.sort_values("_o", kind="stable").groupby(["market", "pollutant"], sort=False):
+        before = 0.0
+        for period, banked in zip(g.period, g.banked.astype(float), strict=True):
+            out[(str(market), str(pol), period)] = banked - before
+            before = banked
+    return out
+
+
+@dataclass
+class Pool:
+    """One market in one period: who sells and buys (by group), and the other sources and uses.
+
+    Quantities in the market's commodity (kg, or PE in a PE market) per year: ``sells`` and ``buys``
+    per group; ``exports`` and ``imports`` to and from other (zone) markets; ``withdrawn`` from and
+    ``deposited`` into the bank; ``government`` the permits the government sold (auction, reserve,
+    ceiling), by balance: purchases + deposits + exports = sales + withdrawals + imports + government.
+    """
+
+    key: tuple[str, str, str]
+    sells: pd.Series
+    buys: pd.Series
+    price: float  # CNY per commodity unit
+    pe: float  # PE per commodity unit
+    exports: float = 0.0
+    imports: float = 0.0
+    withdrawn: float = 0.0
+    deposited: float = 0.0
+
+    @property
+    def local_sales(self) -> float:
+        return max(0.0, float(self.sells.sum()) - self.exports)
+
+    @property
+    def local_purchases(self) -> float:
+        return max(0.0, float(self.buys.sum()) - self.imports)
+
+    @property
+    def government(self) -> float:
+        g = self.local_purchases + self.deposited - self.local_sales - self.withdrawn
+        scale = float(self.sells.sum() + self.buys.sum()) + self.withdrawn + self.deposited
+        return g if g > 1e-7 * max(1.0, scale) else 0.0  # beyond the rounding of the results
+
+
+def market_pools(res, by: str = "sector") -> dict[tuple[str, str, str], Pool]:
+    """Every market and period of a run as a :class:`Pool`, with the groups ``by`` sector, zone or enterprise."""
     e = commodity_frame(res)
-    cols = ["market", "pollutant", "period", "source", "target", "quantity", "value", "quantity_pe"]
     pools = {}
     for (market, com, period), g in e.groupby(["market", "commodity", "period"], sort=False):
         grp = g[by].astype(str)
@@ -334,51 +374,81 @@ def flows(res, by: str = "sector") -> pd.DataFrame:
         priced = g[g.price.notna()]
         price = float((priced.price / priced.w).iloc[0]) if len(priced) else 0.0
         pe = 1.0 if com == "PE" else pe_weight(com)
-        pools[(str(market), com, str(period))] = (sells[sells > 0], buys[buys > 0], price, pe)
-    # permits sold between markets (zone markets with trading ratios)
+        key = (str(market), str(com), str(period))
+        pools[key] = Pool(key, sells[sells > 0], buys[buys > 0], price, pe)
+    for key, delta in bank_changes(res).items():
+        if key in pools:
+            pools[key].deposited, pools[key].withdrawn = max(delta, 0.0), max(-delta, 0.0)
+    for src, dst, sold, got in _moves(res):
+        if src in pools:
+            pools[src].exports += sold
+        if dst in pools:
+            pools[dst].imports += got
+    return pools
+
+
+def _moves(res) -> list[tuple[tuple[str, str, str], tuple[str, str, str], float, float]]:
+    """Permits sold between zone markets (the run's ``flows`` table): (from, to, kg sold, kg delivered)."""
     between = getattr(res, "flows", None)
-    exports: dict[tuple, float] = {}
-    imports: dict[tuple, float] = {}
-    moves = []
-    if isinstance(between, pd.DataFrame) and not between.empty and {"from", "to", "sold"} <= set(between.columns):
-        got_col = between["delivered"] if "delivered" in between.columns else between["sold"]
-        cols_ = (between["from"], between["to"], between["pollutant"], between["period"], between["sold"], got_col)
-        for a, b, pol, period, sold, got in zip(*cols_, strict=True):
-            sold, got = float(sold), float(got)
-            if not sold > 0:
-                continue
-            src = (str(a), str(pol), str(period))
-            dst = (str(b), str(pol), str(period))
-            exports[src] = exports.get(src, 0.0) + sold
-            imports[dst] = imports.get(dst, 0.0) + got
-            moves.append((src, dst, sold, got))
+    if not isinstance(between, pd.DataFrame) or between.empty or not {"from", "to", "sold"} <= set(between.columns):
+        return []
+    got_col = between["delivered"] if "delivered" in between.columns else between["sold"]
+    cols = (between["from"], between["to"], between["pollutant"], between["period"], between["sold"], got_col)
+    out = []
+    for a, b, pol, period, sold, got in zip(*cols, strict=True):
+        if float(sold) > 0:
+            out.append(((str(a), str(pol), str(period)), (str(b), str(pol), str(period)), float(sold), float(got)))
+    return out
+
+
+@collective
+def flows(res, by: str = "sector") -> pd.DataFrame:
+    """Permit flows from sellers' groups to buyers' groups, per market and period.
+
+    The model fixes each enterprise's net position, not who trades with whom; flows are read as a
+    pool: in each market the permits on offer (the enterprises' sales, withdrawals from the bank,
+    the government's sales) go to the uses (purchases, deposits into the bank) in proportion,
+
+        flow(i → j) = V · s_i / S · b_j / B,     V = min(S, B),
+
+    with s_i each source and b_j each use, S and B their totals. Purchases beyond the enterprises'
+    sales and the bank come from ``"government"`` (an auction, reserve or ceiling sales); the bank
+    is the source or target ``"bank"``. Where permits move between zone markets (the run's own
+    ``flows`` table: from, to, sold, delivered), those sales are spread over the selling market's
+    sellers and the buying market's buyers the same way, and only the rest is traded locally.
+    Columns: market, pollutant (the commodity: a metal, or ``PE``), period, source, target (group
+    ids), quantity (kg/yr, or PE/yr in a PE market; the seller's side), value (= quantity × the
+    seller's price, CNY/yr), quantity_pe (PE/yr).
+    """
+    _check_by(by)
+    pools = market_pools(res, by)
+    cols = ["market", "pollutant", "period", "source", "target", "quantity", "value", "quantity_pe"]
     rows = []
-
-    def spread(key_from, key_to, amount_sold, amount_got):
-        sells, _, price, pe = pools.get(key_from, (pd.Series(dtype=float), None, 0.0, 1.0))
-        _, buys, _, _ = pools.get(key_to, (None, pd.Series(dtype=float), 0.0, 1.0))
-        S, B = float(sells.sum()), float(buys.sum())
-        src = sells / S if S > 0 else pd.Series({str(key_from[0]): 1.0})
-        dst = buys / B if B > 0 else pd.Series({str(key_to[0]): 1.0})
-        for g, a in src.items():
-            for h, b in dst.items():
-                rows.append((*key_from, g, h, amount_sold * a * b, price, pe))
-
-    for key, (sells, buys, price, pe) in pools.items():
-        S, B = float(sells.sum()), float(buys.sum())
-        local_s = S - exports.get(key, 0.0)
-        local_b = B - imports.get(key, 0.0)
-        V = max(0.0, min(local_s, local_b))
-        if V > 0:
-            for g, s in sells.items():
-                for h, b in buys.items():
-                    rows.append((*key, g, h, V * s / S * b / B, price, pe))
-        gov = local_b - V
-        if gov > 1e-7 * max(1.0, S + B):  # beyond the rounding of the results (12 significant digits)
-            for h, b in buys.items():
-                rows.append((*key, GOVERNMENT, h, gov * b / B, price, pe))
-    for src, dst, sold, got in moves:
-        spread(src, dst, sold, got)
+    for key, p in pools.items():
+        S, B = float(p.sells.sum()), float(p.buys.sum())
+        sources = (p.sells * (p.local_sales / S) if S > 0 else p.sells).to_dict()
+        uses = (p.buys * (p.local_purchases / B) if B > 0 else p.buys).to_dict()
+        for name, amount in ((BANK, p.withdrawn), (GOVERNMENT, p.government)):
+            if amount > 0:
+                sources[name] = sources.get(name, 0.0) + amount
+        if p.deposited > 0:
+            uses[BANK] = uses.get(BANK, 0.0) + p.deposited
+        s_tot, u_tot = sum(sources.values()), sum(uses.values())
+        volume = min(s_tot, u_tot)
+        if volume <= 0:
+            continue
+        for g, s in sources.items():
+            for h, u in uses.items():
+                rows.append((*key, g, h, volume * s / s_tot * u / u_tot, p.price, p.pe))
+    for src, dst, sold, _got in _moves(res):
+        a, b = pools.get(src), pools.get(dst)
+        if a is None:
+            continue
+        sellers = a.sells / a.sells.sum() if a.sells.sum() > 0 else pd.Series({src[0]: 1.0})
+        buyers = b.buys / b.buys.sum() if b is not None and b.buys.sum() > 0 else pd.Series({dst[0]: 1.0})
+        for g, x in sellers.items():
+            for h, y in buyers.items():
+                rows.append((*src, g, h, sold * x * y, a.price, a.pe))
     out = pd.DataFrame(rows, columns=["market", "pollutant", "period", "source", "target", "quantity", "price", "pe"])
     out = out[out.quantity > 0]
     out["value"] = out.quantity * out.price
@@ -388,7 +458,6 @@ def flows(res, by: str = "sector") -> pd.DataFrame:
 
 #: revenue sources: the column of the enterprises table summed, and its label
 REVENUE_SOURCES = {
-    "permit_cost": "permit sales",
     "penalty": "penalties",
     "allocation_fee": "allocation fees",
     "fee_paid": "transaction fees",
@@ -399,22 +468,24 @@ REVENUE_SOURCES = {
 def revenue(res) -> pd.DataFrame:
     """Money the government receives, per period and source (CNY/yr).
 
-    ``permit sales``: the enterprises' permit payments summed over all enterprises. Trades between
-    enterprises cancel out, so what remains is paid to the government (an auction, reserve or
-    ceiling sales). ``penalties``, ``allocation fees`` (paid use of free permits) and ``transaction
-    fees``: the enterprises' columns of those names, where the run has them. Columns: period, source,
-    amount. Sources that are zero in every period are left out.
+    ``permit sales``: the permits the government sells in each market (an auction, reserve or
+    ceiling sales: purchases and bank deposits the enterprises' sales and bank withdrawals do not
+    cover, see :class:`Pool`) at the market price. ``penalties``, ``allocation fees`` (paid use of
+    free permits) and ``transaction fees``: the enterprises' columns of those names, where the run
+    has them. Columns: period, source, amount. Sources that are zero in every period are left out.
     """
     e = res.enterprises
     rows = []
+    sales: dict[str, float] = {}
+    for (_, _, period), p in market_pools(res).items():
+        sales[period] = sales.get(period, 0.0) + p.government * p.price
+    if any(v != 0 for v in sales.values()):
+        rows += [(period, "permit sales", v) for period, v in sales.items()]
     for col, label in REVENUE_SOURCES.items():
         if col not in e.columns:
             continue
-        by_period = e.groupby("period", sort=False)[col]
-        total, scale = by_period.sum(), by_period.apply(lambda s: s.abs().sum())
-        # permit payments between firms cancel to rounding noise: call that zero
-        total = total.where(total.abs() > 1e-9 * scale.clip(lower=1.0), 0.0)
-        if (total != 0).any():
+        total = e.groupby("period", sort=False)[col].sum()
+        if (total.abs() > 1e-9).any():
             rows += [(period, label, float(v)) for period, v in total.items()]
     return _units(pd.DataFrame(rows, columns=["period", "source", "amount"]), amount="CNY/yr")
 
@@ -722,9 +793,10 @@ def headline(res) -> pd.DataFrame:
     """The headline numbers of a run (summed over periods).
 
     Rows (metric, value, unit): total_cost (abatement cost with trading), cac_total_cost
-    (command-and-control), savings (CNY/yr) and savings_share (%); permits_traded (kg/yr) and
-    trade_value (CNY/yr); baseline_pe, emissions_pe (PE/yr) and reduction_share (%);
-    government_revenue (CNY/yr); enterprises, firms_worse_off, markets and binding_caps (counts).
+    (command-and-control), savings (CNY/yr) and savings_share (%); permits_traded (kg/yr of metal
+    bought) and trade_value (CNY/yr: purchases at the market prices); baseline_pe, emissions_pe
+    (PE/yr) and reduction_share (%); government_revenue (CNY/yr); enterprises, firms_worse_off,
+    markets and binding_caps (counts).
     """
     e, s = res.enterprises, res.summary
     sav = savings(res).set_index("period").loc["total"]
@@ -739,7 +811,8 @@ def headline(res) -> pd.DataFrame:
         "cac_total_cost": float(sav.cac_cost),
         "savings": float(sav.savings),
         "savings_share": 100 * float(sav.savings_share),
-        "permits_traded": float(pr.bought.sum()) if "bought" in pr.columns else np.nan,
+        # kg of metal bought by enterprises (from one another, the bank or the government)
+        "permits_traded": float(e.net_purchase.where(e.market.astype(str).ne(""), 0.0).clip(lower=0).sum()),
         "trade_value": float(pr.value.sum()),
         "baseline_pe": base_pe,
         "emissions_pe": em_pe,

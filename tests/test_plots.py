@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from browser import ensure_chromium
 from conftest import ROOT, SCENARIOS
-from test_statistics import SMALL, copy, run
+from test_statistics import RIVER, SMALL, copy, run
 
 import emtrade
 from emtrade import plots as pl
@@ -228,19 +228,33 @@ def receptor_run(small):
     return res
 
 
-def test_receptors_against_gb3838(small):
+def test_receptors_as_shares_of_their_limits(small):
     assert pl.is_empty(pl.receptors_chart(small))
     fig = pl.receptors_chart(receptor_run(small))
+    assert fig.layout.title.text == "Receptors: load against the limit"
     assert buttons(fig) == ["Lead (Pb)", "Cadmium (Cd)"]  # the scenario's order of metals
+    assert fig.layout.yaxis.title.text == "load as a share of the limit, %"
+    cd = shown_after(fig, "Cadmium (Cd)")
+    assert [t.name for t in cd] == ["load as a share of the limit, %", "limit of the receptor (100 %)"]
+    bars = cd[0]
+    assert list(bars.x) == ["S1", "S2"] and list(bars.customdata) == ["Xiang River, Zhubugang", "Xiang River, Yisuhe"]
+    assert list(bars.y) == pytest.approx([80, 120])
+    assert list(bars.marker.color) == ["#4e79a7", "#d62728"]  # the second exceeds its limit
+    assert list(cd[1].y) == [100, 100]
+
+
+def test_river_sections_against_gb3838():
+    fig = pl.receptors_chart(run(RIVER))
+    assert fig.layout.title.text == "River sections: concentration against the GB 3838 class limits"
     assert fig.layout.yaxis.title.text == "concentration, mg/L"
     cd = shown_after(fig, "Cadmium (Cd)")
-    assert [t.name for t in cd] == ["concentration, mg/L", "limit of the section", "GB 3838 class II–IV (0.005 mg/L)"]
-    bars = cd[0]
-    assert list(bars.x) == ["Xiang River, Zhubugang", "Xiang River, Yisuhe"]
-    assert list(bars.y) == [0.004, 0.006]
-    assert list(bars.marker.color) == ["#4e79a7", "#d62728"]  # the second section exceeds its limit
+    assert [t.name for t in cd] == ["2016", "2017", "limit of the section's class", "GB 3838 class II–IV (0.005 mg/L)"]
+    for bars in cd[:2]:  # one bar per period and section
+        assert list(bars.x) == ["马家河", "湘潭"]
+        assert list(bars.y) == pytest.approx([0, 0.005])  # zhubugang's Cd reaches only xiangtan
+    assert list(cd[2].y) == [0.005] * 2
     pb = shown_after(fig, "Lead (Pb)")
-    assert [t.name for t in pb][2:] == ["GB 3838 class II (0.01 mg/L)", "GB 3838 class III–IV (0.05 mg/L)"]
+    assert [t.name for t in pb][3:] == ["GB 3838 class II (0.01 mg/L)", "GB 3838 class III–IV (0.05 mg/L)"]
 
 
 def test_zone_map(small):
@@ -289,7 +303,7 @@ def test_every_figure_has_title_axis_titles_and_legend(small):
         if key.startswith("flows"):
             continue  # a Sankey has no axes: its node labels name the groups and the note gives the unit
         assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text, key
-        units = ("kg/yr", "CNY", "mg/L", "PE/yr", "schematic")
+        units = ("kg/yr", "CNY", "mg/L", "PE/yr", "%", "schematic")
         axes = f"{fig.layout.xaxis.title.text} {fig.layout.yaxis.title.text}"
         assert any(u in axes for u in units), (key, axes)
 
@@ -336,3 +350,19 @@ def test_help_and_validate_do_not_import_plotly():
     )
     assert proc.returncode == 0, proc.stderr
     assert "PLOTLY: []" in proc.stdout
+
+
+def test_flows_through_the_bank_and_from_the_government():
+    bank = pl.flows_sankey(run(emtrade.bundled_scenario("textbook/rubin_banking")), by="enterprise")
+    assert list(bank.data[0].node.label) == [
+        "A (sells)",
+        "B (sells)",
+        "Bank (saved permits)",
+        "Bank (saved permits)",
+        "A (buys)",
+        "B (buys)",
+    ]
+    assert sum(bank.data[0].link.value) == pytest.approx(2 * 15 * 50 + 2 * 15 * 55)
+    ceiling = pl.flows_sankey(run(emtrade.bundled_scenario("textbook/price_ceiling")))
+    assert list(ceiling.data[0].node.label) == ["Government (sales)", "Zinc products (buys)"]
+    assert list(ceiling.data[0].link.value) == [pytest.approx(500)]

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 
 import pandas as pd
 import pytest
+import yaml
 from browser import GRAPHS_JS
 from browser import artifacts as artifacts  # the fixtures
 from browser import browser as browser
 from browser import chromium as chromium
 from conftest import SCENARIOS, run_cli, write_scenario
-from test_statistics import SMALL, run
+from test_statistics import RIVER, SMALL, run
 
 import emtrade
 from emtrade import report as rp
@@ -21,7 +21,7 @@ from emtrade.compare import Comparison, load_run, unique_names
 from emtrade.errors import EmtradeError
 from emtrade.results import Results
 
-UNITS = ("kg/yr", "CNY", "mg/L", "PE/yr", "schematic", "千克/年", "元/", "毫克/升", "污染当量/年", "示意")
+UNITS = ("kg/yr", "CNY", "mg/L", "PE/yr", "%", "schematic", "千克/年", "元/", "毫克/升", "污染当量/年", "示意")
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +38,15 @@ def xiangtan_run(tmp_path_factory):
 def compare_page(tmp_path_factory, xiangtan_run):
     """``emtrade compare`` of the Xiangtan results folder and a variant scenario run on the spot."""
     folder = tmp_path_factory.mktemp("cmp")
-    variant = (SCENARIOS / "xiangtan" / "scenario.yaml").read_text(encoding="utf-8")
-    variant = variant.replace("allocation: {method: grandfathering}", "allocation: {method: equal_reduction}")
-    for table in ("enterprises", "abatement", "caps", "zones"):
-        variant = variant.replace(f"{table}: {table}.csv", f"{table}: {SCENARIOS / 'xiangtan' / table}.csv")
-    variant = re.sub(r"(?m)^name: .*$", "name: Xiangtan, equal-reduction allocation", variant)
-    assert "method: equal_reduction" in variant
-    path = folder / "citywide.yaml"
-    path.write_text(variant, encoding="utf-8")
+    source = SCENARIOS / "xiangtan" / "scenario.yaml"
+    variant = yaml.safe_load(source.read_text(encoding="utf-8"))
+    variant["name"] = "Xiangtan, equal-reduction allocation"
+    variant["allocation"] = {**variant.get("allocation", {}), "method": "equal_reduction"}
+    for key, value in variant.items():  # the tables stay where they are
+        if isinstance(value, str) and value.endswith((".csv", ".xlsx")):
+            variant[key] = str(source.parent / value)
+    path = folder / "variant.yaml"
+    path.write_text(yaml.safe_dump(variant, allow_unicode=True, sort_keys=False), encoding="utf-8")
     out = folder / "compare.html"
     proc = run_cli("compare", xiangtan_run, path, "--allow-outside", "-o", out)
     assert proc.returncode == 0, proc.stderr
@@ -67,8 +68,11 @@ def test_report_is_self_contained_and_complete(xiangtan_run):
     s = res.summary
     assert f"{s['savings']:,.0f}" in html and f"{s['total_cost']:,.0f}" in html
     assert html.count('class="plotly-graph-div"') >= 9
-    # no receptors in the Xiangtan scenario: a one-line note instead of a chart
-    assert "no river sections (receptors) in this scenario" in html
+    # a chart for every part the run has, a one-line note for what it lacks (here: receptors or not)
+    if res.receptors.empty:
+        assert "no river sections (receptors) in this scenario" in html
+    else:
+        assert 'id="fig-receptors"' in html
     # the enterprise table: one body per sector, every enterprise once
     table = html[html.index('id="enterprises"') :]
     assert table.count("<tbody>") == 5
@@ -263,11 +267,13 @@ def test_report_renders_in_chromium(browser, artifacts, xiangtan_run):
     assert {g["id"] for g in graphs} >= {"fig-supply_demand", "fig-flows_by_sector", "fig-zones", "fig-prices"}
 
 
-def test_chinese_report_renders_in_chromium(browser, artifacts, tmp_path):
-    res = run(SMALL)
+def test_chinese_report_with_a_river_renders_in_chromium(browser, artifacts, tmp_path):
+    res = run(RIVER)
     res.save(tmp_path / "zh", report=True, lang="zh")
-    page, _ = check_page(browser, tmp_path / "zh" / "report.html", artifacts / "report-small-zh.png")
+    page, graphs = check_page(browser, tmp_path / "zh" / "report.html", artifacts / "report-river-zh.png")
     page.close()
+    receptors = next(g for g in graphs if g["id"] == "fig-receptors")
+    assert receptors["ytitle"] == "浓度，毫克/升" and receptors["traces"] >= 3
 
 
 def test_compare_page_renders_in_chromium(browser, artifacts, compare_page):

@@ -274,7 +274,34 @@ def test_receptors_from_a_hand_made_table(small):
     r = st.receptors(res)
     assert r.utilisation.tolist() == pytest.approx([0.8, 1.2])
     assert r.name.tolist() == ["Xiang River at Zhubugang", "S2"]
-    assert r.attrs["units"]["load"] == "kg/yr"
+    assert "concentration" not in r.columns
+
+
+#: the small scenario on a toy river: yisuhe discharges at majiahe, zhubugang 1 day downstream at xiangtan
+RIVER = {
+    **SMALL,
+    "river": {
+        "name": "Xiangjiang (toy)",
+        "sections": [
+            {"id": "majiahe", "name": "马家河", "flow": 0.045, "travel_time": 1, "decay": 0.1, "water_class": "III"},
+            {"id": "xiangtan", "name": "湘潭", "water_class": "III"},
+        ],
+        "discharges": [{"zone": "yisuhe", "section": "majiahe"}, {"zone": "zhubugang", "section": "xiangtan"}],
+    },
+}
+
+
+def test_receptors_of_a_river_give_concentrations():
+    res = run(RIVER)
+    r = st.receptors(res)
+    assert set(r.water_class) == {"III"} and set(r.section) == {"majiahe", "xiangtan"}
+    # 1 mg/L in 1 m³/s carries 31,557.6 kg/yr: the class III limit of Cd (0.005 mg/L) allows 7.10046 kg/yr
+    cd = row(r, receptor="xiangtan:Cd", period="2016")
+    assert cd.limit == pytest.approx(0.005 * 31_557.6 * 0.045)
+    assert (cd.concentration, cd.class_limit, cd.utilisation) == pytest.approx((0.005, 0.005, 1.0))
+    pb = row(r, receptor="majiahe:Pb", period="2016")
+    assert pb.concentration == pytest.approx(pb.load / (31_557.6 * 0.045))
+    assert res.labels["sections"] == {"majiahe": "马家河", "xiangtan": "湘潭"}
 
 
 def test_zones_in_pollution_equivalents(small):
@@ -406,3 +433,71 @@ def _results(enterprises: pd.DataFrame) -> Results:
         options=empty,
         abatement=empty,
     )
+
+
+# -- the policy instruments of the bundled textbook scenarios: numbers from their descriptions ----------------------
+def textbook(name: str) -> Results:
+    return run(emtrade.bundled_scenario(f"textbook/{name}"))
+
+
+def test_banked_permits_flow_through_the_bank():
+    """Rubin: 30 kg banked in 2016 at 50, used in 2017 at 55; the government sells nothing."""
+    res = textbook("rubin_banking")
+    f = st.flows(res, by="enterprise")
+    assert list(zip(f.period, f.source, f.target, f.quantity, f.value, strict=True)) == [
+        ("2016", "A", st.BANK, 15, 15 * 50),
+        ("2016", "B", st.BANK, 15, 15 * 50),
+        ("2017", st.BANK, "A", 15, 15 * 55),
+        ("2017", st.BANK, "B", 15, 15 * 55),
+    ]
+    assert st.revenue(res).empty
+    assert st.prices(res).banked.tolist() == [30, 0]
+    assert st.headline(res).set_index("metric").value.permits_traded == pytest.approx(30)
+
+
+def test_trading_ratios_between_zone_markets():
+    """Hung & Shaw: zone 1 sells 20 kg at 60, which covers 16 kg in zone 2 (price 75 = 60 / 0.8)."""
+    res = textbook("hung_shaw_ratios")
+    f = st.flows(res, by="zone")
+    assert list(zip(f.source, f.target, f.quantity, f.value, strict=True)) == [("z1", "z2", 20, 20 * 60)]
+    h = st.headline(res).set_index("metric").value
+    assert h.permits_traded == pytest.approx(16) and h.trade_value == pytest.approx(16 * 75)
+
+
+def test_pollution_equivalent_market():
+    """One market in PE: A sells 2,000 − 20·40 = 1,200 PE to B at 2 CNY/PE (B buys 6 kg of Cd)."""
+    res = textbook("pe_exchange")
+    f = st.flows(res, by="enterprise")
+    assert list(zip(f.pollutant, f.source, f.target, f.quantity, f.value, strict=True)) == [
+        ("PE", "A", "B", 1200, 2400)
+    ]
+    assert f.quantity_pe.tolist() == [1200]
+    assert st.headline(res).set_index("metric").value.permits_traded == pytest.approx(6)
+    # the supply curve in PE: A's Pb MAC a/40 per PE over 4,000 PE, B's Cd MAC 100c/200 over 4,000 PE
+    curve = st.supply_curve(res)
+    b = st.market_balance(res).iloc[0]
+    assert b.pollutant == "PE" and b.required == pytest.approx(4000) and b.price == pytest.approx(2)
+    assert np.interp(b.required, curve.quantity, curve.price) == pytest.approx(2)
+    assert curve.quantity.max() == pytest.approx(8000) and curve.price.max() == pytest.approx(10)
+
+
+def test_price_ceiling_sales_are_revenue():
+    """The government sells 10 kg at the ceiling of 50."""
+    res = textbook("price_ceiling")
+    f = st.flows(res, by="enterprise")
+    assert set(f.source) == {st.GOVERNMENT} and f.quantity.sum() == pytest.approx(10)
+    r = st.revenue(res)
+    assert list(zip(r.source, r.amount, strict=True)) == [("permit sales", 500)]
+    assert st.headline(res).set_index("metric").value.government_revenue == pytest.approx(
+        res.summary["government_revenue"]
+    )
+
+
+def test_transaction_fees():
+    """Stavins: 20 kg traded with a fee of 20 per kg paid by the buyer."""
+    res = textbook("stavins_fee")
+    r = st.revenue(res)
+    assert list(zip(r.source, r.amount, strict=True)) == [("transaction fees", 400)]
+    c = st.costs(res, by="enterprise")
+    assert row(c, enterprise="B").fee_paid == pytest.approx(400)
+    assert st.headline(res).set_index("metric").value.government_revenue == 0  # fees are not government revenue
