@@ -144,10 +144,27 @@ def _xiangtan_raw():
 
 
 def _scale_money(raw, factor):
+    """Every amount of money in the scenario ×factor: option costs, reserve prices, fees, fines."""
     for row in raw["abatement"]:
         for key in MONEY_KEYS:
             if row.get(key) not in (None, ""):
                 row[key] = float(row[key]) * factor
+
+    def scale(value):
+        return {k: float(v) * factor for k, v in value.items()} if isinstance(value, dict) else float(value) * factor
+
+    trading = raw.get("trading") or {}
+    for key in ("price_ceiling", "price_floor", "fee"):
+        if trading.get(key) is not None:
+            trading[key] = scale(trading[key])
+    if trading.get("reserve"):
+        trading["reserve"]["price"] = scale(trading["reserve"]["price"])
+    if (raw.get("allocation") or {}).get("fee") is not None:
+        raw["allocation"]["fee"] = scale(raw["allocation"]["fee"])
+    enforcement = raw.get("enforcement") or {}
+    for key in ("penalty", "daily_fine"):
+        if enforcement.get(key) is not None:
+            enforcement[key] = scale(enforcement[key])
     return raw
 
 
@@ -169,6 +186,25 @@ def _metal_in_grams(raw, metal):
     for cap in raw["caps"]:
         if cap["pollutant"] == metal and cap.get("total") not in (None, ""):
             cap["total"] = float(cap["total"]) * 1000
+    for row in raw.get("limits") or []:
+        if row["pollutant"] == metal:
+            row["limit"] = float(row["limit"]) * 1000
+    # receptor loads are kg/yr of the metal arriving: in grams ×1000 too (coefficients are shares)
+    for row in raw.get("receptors") or []:
+        if row["pollutant"] == metal:
+            row["limit"] = float(row["limit"]) * 1000
+    reserve = (raw.get("trading") or {}).get("reserve")
+    if reserve and isinstance(reserve.get("quantity"), dict) and metal in reserve["quantity"]:
+        reserve["quantity"][metal] = float(reserve["quantity"][metal]) * 1000
+        reserve["price"][metal] = float(reserve["price"][metal]) / 1000
+    enforcement = raw.get("enforcement") or {}
+    if isinstance(enforcement.get("kg_per_day"), dict) and metal in enforcement["kg_per_day"]:
+        enforcement["kg_per_day"][metal] = float(enforcement["kg_per_day"][metal]) * 1000
+    if isinstance(enforcement.get("penalty"), dict) and metal in enforcement["penalty"]:
+        enforcement["penalty"][metal] = float(enforcement["penalty"][metal]) / 1000
+    fee = (raw.get("allocation") or {}).get("fee")
+    if isinstance(fee, dict) and metal in fee:
+        fee[metal] = float(fee[metal]) / 1000
     return raw
 
 

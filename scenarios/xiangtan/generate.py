@@ -1,12 +1,13 @@
-"""Generate the bundled Xiangtan scenario: synthetic enterprises, abatement menus, sector caps.
+"""Generate the bundled Xiangtan scenario, 2016–2020: synthetic enterprises, abatement menus, the policy.
 
     /work/main/.venv/bin/python scenarios/xiangtan/generate.py
 
-writes ``enterprises.csv``, ``abatement.csv``, ``caps.csv``, ``zones.csv`` and ``scenario.yaml``
-beside this file, and prints a calibration summary. The run is deterministic (numpy's PCG64 with
-the fixed ``SEED``; no network, no clock), so running it again reproduces the committed files byte
-for byte. Numbers are written with four or five significant digits, so that in practice the files
-do not depend on the last bits of the floating-point arithmetic either.
+writes ``enterprises.csv``, ``abatement.csv``, ``caps.csv``, ``zones.csv``, ``limits.csv``,
+``receptors.csv``, ``transfer.csv`` and ``scenario.yaml`` beside this file, and prints a calibration
+summary. The run is deterministic (numpy's PCG64 with the fixed ``SEED``; no network, no clock), so
+running it again reproduces the committed files byte for byte. Numbers are written with four or
+five significant digits, so that in practice the files do not depend on the last bits of the
+floating-point arithmetic either.
 
 Every enterprise is **synthetic**: no real firm is named or described. The population is built
 from the sourced figures in ``/work/shared/docs/domain-facts.md`` (cited below as "DF §x.y",
@@ -52,6 +53,26 @@ total Cr; MnO₂-seeded aeration for Mn; DF §4.1), for every line that treats a
 - **Output cut** (限产) for every firm at its profit margin (CNY per unit of output), which also
   guarantees that command-and-control is feasible.
 - **Retirement** (closure, binary) for small backward plants below the sector's entry threshold.
+
+A technology that treats another's effluent names it in ``requires`` (polishing requires the stage-1
+upgrade of its line where the firm has one; membrane reuse requires the first line's polishing).
+Investments are lumpy (binary) only at plants of at least ``LUMPY_MIN_WASTEWATER``.
+
+The 2016–2020 policy
+--------------------
+- **Caps** per sector, metal and year (``CAP_PATH``): Pb and Cd −6 % in 2016, −12 % in 2017 (the
+  city's 2015–2017 plan, DF §6.2, B), then −18/−24/−30 %; the other capped metals −2 % a year to
+  −10 % in 2020 (the national target, DF §1.1, B); all shares of the sector's 2016 baseline.
+- **Allocation**: grandfathering on 2014 discharges, with Zhuzhou's paid-use fees (DF §5.2, A).
+- **Trading** within each sector, with **banking**, a 8 % discount rate, a Zhuzhou-style **government
+  reserve** selling Pb, Cd and As at Zhuzhou's prices (DF §5.2, A), carved out of the caps, and **no
+  net inflow** into the five key zones (DF §5.1, B).
+- **Firm limits** (一厂一策) from 2017: each backward firm's capped metals at its basic standard.
+- **Daily fines** (按日计罚, DF §8, B/D) on discharge beyond the permits held.
+- **Receptors** (``RIVERS``): the Xiangjiang main stem through Xiangtan and its tributaries the
+  Juanshui (Yisuhe) and the Lianshui (Xiangxiang, Shaoshan), at dry-season design flows, against the
+  GB 3838-2002 class II/III limits (DF §6.3, A), computed chain by chain with ``emtrade.river`` and
+  written as explicit ``receptors.csv`` and ``transfer.csv`` tables.
 """
 
 from __future__ import annotations
@@ -142,14 +163,61 @@ LIMITS: dict[str, dict[str, float]] = {
     },
 }
 
-#: Sector-wide cap reductions vs the 2016 baseline (share cut). Pb and Cd: Xiangtan's 2015–2017
-#: plan, −12 % by end-2017 (DF §6.2, B), applied in full to the single period 2016. As, Hg, total
-#: Cr and Cr6+: assumption −10 %, the national cut for the key heavy metals in the MEE 2018
-#: Opinion (−10 % vs 2013 by 2020, DF §1.1, B). Mn (manganese sector only): assumption −10 %,
-#: standing for the manganese-mine area remediation (phase III, DF §6.2, B; no number published).
+#: The periods: the 13th Five-Year Plan years. Caps, reserve, limits and receptors apply per year.
+PERIODS = ("2016", "2017", "2018", "2019", "2020")
+#: Sector-wide cap trajectories: the share of the sector's 2016 baseline cut in each period.
+#: - Pb and Cd: Xiangtan's 2015–2017 plan, −12 % by end-2017 (DF §6.2, B); 2016 halfway (−6 %,
+#:   assumption); then the plan's pace, 6 points a year, continued to −30 % in 2020 (assumption:
+#:   deeper than the national −10 % from 2013 to 2020 of the MEE 2018 Opinion, DF §1.1, B, and far from
+#:   the basin plan's long-run −70 % vs 2008, DF §6.1, B, which Xiangtan reported reaching for Pb, Cd,
+#:   Cr and As in 2011–2015, DF §6.2, B).
+#: - As, Hg, Cr6+ and total Cr: the national −10 % by 2020 (MEE 2018 Opinion, DF §1.1, B), reached in
+#:   a straight line from the 2016 baseline, 2 points a year (assumption: the 2013–2015 progress is not
+#:   counted).
+#: - Mn (manganese sector only): the same path (assumption, standing for the manganese-mine area
+#:   remediation, phase III, DF §6.2, B; no number published).
 #: Zn, Ni and Cu are tracked, not capped (DF §9.1).
-CAP_REDUCTION = {"Pb": 0.12, "Cd": 0.12, "As": 0.10, "Hg": 0.10, "Cr6+": 0.10, "Cr": 0.10}
-CAP_REDUCTION_SECTOR_ONLY = {"Mn": ("manganese", 0.10)}
+CAP_PATH: dict[str, tuple[float, ...]] = {
+    "Pb": (0.06, 0.12, 0.18, 0.24, 0.30),
+    "Cd": (0.06, 0.12, 0.18, 0.24, 0.30),
+    "As": (0.02, 0.04, 0.06, 0.08, 0.10),
+    "Hg": (0.02, 0.04, 0.06, 0.08, 0.10),
+    "Cr6+": (0.02, 0.04, 0.06, 0.08, 0.10),
+    "Cr": (0.02, 0.04, 0.06, 0.08, 0.10),
+}
+CAP_PATH_SECTOR_ONLY = {"Mn": ("manganese", (0.02, 0.04, 0.06, 0.08, 0.10))}
+assert all(len(v) == len(PERIODS) for v in CAP_PATH.values())
+
+#: Zhuzhou-style government reserve (排污权储备): the reserve sells permits at Zhuzhou's administered
+#: trading prices, Pb 500, Cd 600, As 500 CNY/kg (株发改发〔2016〕210号, DF §5.2, A). Zhuzhou prices only
+#: these three metals, and Hunan's rules added Hg and Cr to trading only in 2022 (DF §5.2, B), so the
+#: reserve holds Pb, Cd and As only.
+RESERVE_PRICE = {"Pb": 500.0, "Cd": 600.0, "As": 500.0}
+#: The reserve holds this share of the city's 2016 baseline of each of its metals per period, and is
+#: carved out of the sector caps (each sector's allocated cut is this much deeper), so that permits
+#: allocated plus the whole reserve add up to the plan's cap (assumption: no share is published).
+RESERVE_SHARE = 0.02
+#: Paid initial allocation (有偿使用): Zhuzhou's annual fee per kg of permits held, Pb 10, Cd 30,
+#: As 13 CNY/kg·yr (株发改发〔2016〕210号, DF §5.2, A).
+ALLOCATION_FEE = {"Pb": 10.0, "Cd": 30.0, "As": 13.0}
+#: Discount rate for present values over 2016–2020 and for banking (assumption: 8 %/yr, the rate of
+#: the capital recovery factor below).
+DISCOUNT_RATE = 0.08
+#: Daily fines (按日计罚): Environmental Protection Law 2014 art. 59 and MEP Order No. 28 — after a fine
+#: and an order to correct, the violation is fined again every day it continues, at the original fine
+#: (DF §8, B); exceeding a total-emission quota is a trigger (B). The original fine: the Water
+#: Pollution Prevention Law 2017, art. 83, 100,000–1,000,000 CNY for exceeding totals (DF §8, D); we take
+#: the minimum, 100,000 CNY per day, for every period (assumption: the 2008 law's 2–5× the levy applied
+#: until 2017). emtrade turns it into CNY/kg with ``kg_per_day``, the excess that counts as one day of
+#: violation: see :func:`kg_per_day`.
+DAILY_FINE = 100_000.0
+#: Firm-specific limits (一厂一策) for the backward firms (above their basic discharge standard in some
+#: capped metal): from this period on, at most what their wastewater carries at the basic standard
+#: (wastewater × basic limit), so that permits bought cannot cover a breach of the standard. 2017 is the
+#: last year of Xiangtan's 2015–2017 plan (DF §6.2, B); that the plan set this deadline is our assumption.
+LIMIT_FROM = "2017"
+#: The key zones of the speech: no net inflow of permits (DF §5.1 (e), B; DF §9.6).
+KEY_ZONES = ("zhubugang", "manganese_mine", "yisuhe", "xianggang", "xiangxiang")
 
 # --------------------------------------------------------------------------------------------------
 # Economics shared by the sectors
@@ -164,9 +232,15 @@ CRF = 0.08 / (1 - 1.08**-10)
 #: at the full figure.
 CAPEX_UPGRADE_PER_M3D = (1000.0, 2000.0)
 CAPEX_MEMBRANE_PER_M3D = (9800.0, 12270.0)
-#: Firms discharging less than this (m³/yr) buy packaged equipment without a lumpy investment
-#: decision worth modelling (assumption; it also keeps the number of binaries small).
-LUMPY_MIN_WASTEWATER = 30_000.0
+#: Firms discharging less than this (m³/yr) buy packaged equipment for a stage-1 upgrade: no
+#: investment is counted beyond the running cost (assumption).
+CAPEX_MIN_WASTEWATER = 30_000.0
+#: Only plants discharging at least this (m³/yr, ≈ 300 m³/d) make their investments as lumpy, all-or-
+#: nothing decisions (binary: the fixed cost is paid once any share is adopted). Below it, the
+#: annualised investment is added to the running cost at full adoption, as for modular equipment sized
+#: to the share treated (assumption; it keeps the five-period MIP small: ~40 binaries a year instead of
+#: ~120, and the bundled run fast).
+LUMPY_MIN_WASTEWATER = 100_000.0
 MEMBRANE_MIN_WASTEWATER = 20_000.0
 #: Treatment lines by chemistry (DF §4.1): the metals each removes, the name of its stage-1 upgrade
 #: and of its stage-2 polishing, and their running costs in CNY/m³. The lines' costs are assumptions
@@ -581,6 +655,96 @@ SECTOR_CODES = {"ferrous": "FERR", "chemicals": "CHEM", "manganese": "MN", "zinc
 
 
 # --------------------------------------------------------------------------------------------------
+# The river: receptors on the Xiangjiang main stem and the tributaries that drain the key zones
+# --------------------------------------------------------------------------------------------------
+
+#: Metals with a receptor: the capped metals that GB 3838-2002 limits in classes II and III (DF §6.3, A).
+#: Total Cr and Mn have no class II/III limit (Mn only as a drinking-water-source supplementary item).
+RECEPTOR_METALS = ("Pb", "Cd", "Hg", "As", "Cr6+")
+#: Background concentrations (mg/L). Main stem at 马家河: As 0.006 (2019 week 1, B); Cd below its
+#: detection limit of 0.002 (B), taken as half of it; Pb 0.0015 as read at 坪塘 the same week (B; its
+#: use at 马家河 is an assumption); Hg and Cr6+ not reported: half of typical detection limits
+#: (0.00002 and 0.004 mg/L; assumption, D). Tributaries (assumption, D): below the main stem except Pb,
+#: which the Lianshui carries from the Loudi–Xiangxiang mining and smelting belt.
+BACKGROUND = {
+    "xiangjiang": {"Pb": 0.0015, "Cd": 0.001, "Hg": 0.00001, "As": 0.006, "Cr6+": 0.002},
+    "juanshui": {"Pb": 0.001, "Cd": 0.0005, "Hg": 0.00001, "As": 0.003, "Cr6+": 0.002},
+    "lianshui": {"Pb": 0.002, "Cd": 0.001, "Hg": 0.00001, "As": 0.005, "Cr6+": 0.002},
+}
+#: First-order loss rates (1/day) on every reach: settling and sorption to sediment (assumption, D:
+#: within the 0.05–0.5 /d usually fitted to heavy metals in rivers). Shallow tributaries settle faster;
+#: As and Cr6+, mostly dissolved, slower.
+DECAY = {"xiangjiang": 0.1, "juanshui": 0.2, "lianshui": 0.2}
+METAL_DECAY = {"As": 0.05, "Cr6+": 0.05}
+#: The chains, sections in downstream order. Flows (m³/s) are dry-season design flows, the lowest
+#: monthly mean of 90 % guarantee (90%保证率最枯月平均流量), all assumptions (D):
+#: - Xiangjiang at 马家河 350 m³/s, about a sixth of the ~2,000 m³/s mean at Xiangtan (D), the Changsha
+#:   navigation and power hub holding the dry-season velocity near 0.25 m/s (assumption);
+#: - Lianshui 涟水: 7,155 km², mean 138 m³/s (59baike, C); dry season 12 m³/s at Xiangxiang (≈ 9 % of the
+#:   mean, regulated by the Shuifumiao reservoir; assumption), + 1 m³/s from the Shao river (韶河) below;
+#: - Juanshui 涓水: about 1,760 km² (D) at a dry-season yield of ~1.4 L/s per km² less the Shaoshan
+#:   irrigation canal's withdrawals (the canal connects to the Juanshui, C): 2.5 m³/s (assumption).
+#: Section names: 马家河 and 坪塘 are the real boundary stations (DF §6.3, B); the Xiangtan reach is
+#: ~45 km long (D). Every other position, distance and the class II intake are synthetic but plausible:
+#: the Juanshui joins at Yisuhe and the Lianshui in Xiangtan city (C); 马家河 is the inflow boundary,
+#: with no Xiangtan discharge above it, so it is not a receptor (no water class given).
+RIVERS: dict[str, dict] = {
+    "xiangjiang": {
+        "name": "湘江 Xiangjiang main stem, Xiangtan reach",
+        "sections": [
+            {"id": "xj_majiahe", "name": "湘江 马家河 (Zhuzhou–Xiangtan boundary)", "flow": 350.0, "distance": 8},
+            {"id": "xj_yisuhe", "name": "湘江 易俗河 (below the Juanshui)", "tributary": "juanshui", "distance": 6,
+             "water_class": "III"},
+            {"id": "xj_intake", "name": "湘江 湘潭城区取水口 (city drinking-water intake)", "distance": 5,
+             "water_class": "II"},
+            {"id": "xj_yuetang", "name": "湘江 岳塘 (Zhubugang - steel mill - Mn mine - city outfalls)", "distance": 6,
+             "water_class": "III"},
+            {"id": "xj_lianshui", "name": "湘江 涟水汇口 (below the Lianshui)", "tributary": "lianshui",
+             "distance": 8, "water_class": "III"},
+            {"id": "xj_jiuhua", "name": "湘江 九华 (Jiuhua outfalls)", "distance": 12, "water_class": "III"},
+            {"id": "xj_pingtang", "name": "湘江 坪塘 (Xiangtan–Changsha boundary)", "water_class": "III"},
+        ],
+        "velocity": 0.25,
+    },
+    "juanshui": {
+        "name": "涓水 Juanshui, lower reach",
+        "joins": "xj_yisuhe",
+        "sections": [
+            {"id": "js_yisuhe", "name": "涓水 易俗河段 (Yisuhe outfalls)", "flow": 2.5, "distance": 3,
+             "water_class": "III"},
+            {"id": "js_mouth", "name": "涓水 涓水口 (mouth)", "water_class": "III"},
+        ],
+        "velocity": 0.2,
+    },
+    "lianshui": {
+        "name": "涟水 Lianshui, Xiangxiang to the mouth",
+        "joins": "xj_lianshui",
+        "sections": [
+            {"id": "ls_xiangxiang", "name": "涟水 湘乡 (Xiangxiang outfalls)", "flow": 12.0, "distance": 25,
+             "water_class": "III"},
+            {"id": "ls_shaohe", "name": "涟水 韶河口 (Shaoshan via the Shao river)", "tributary_flow": 1.0,
+             "distance": 20, "water_class": "III"},
+            {"id": "ls_mouth", "name": "涟水 河口 (mouth)", "water_class": "III"},
+        ],
+        "velocity": 0.3,
+    },
+}  # fmt: skip
+#: Where each zone's outfalls are (assumption: one section per zone; the "other" firms are taken to
+#: discharge in the city reach).
+OUTFALLS = {
+    "yisuhe": "js_yisuhe",
+    "xiangxiang": "ls_xiangxiang",
+    "shaoshan": "ls_shaohe",
+    "zhubugang": "xj_yuetang",
+    "manganese_mine": "xj_yuetang",
+    "xianggang": "xj_yuetang",
+    "hightech": "xj_yuetang",
+    "other": "xj_yuetang",
+    "jiuhua": "xj_jiuhua",
+}
+
+
+# --------------------------------------------------------------------------------------------------
 # Building the firms
 # --------------------------------------------------------------------------------------------------
 
@@ -718,7 +882,7 @@ def _capex_fixed(rng: np.random.Generator, water: float, per_m3d: tuple[float, f
 
 
 def _capped(f: Firm, m: str) -> bool:
-    return m in CAP_REDUCTION or (m in CAP_REDUCTION_SECTOR_ONLY and CAP_REDUCTION_SECTOR_ONLY[m][0] == f.sector)
+    return m in CAP_PATH or (m in CAP_PATH_SECTOR_ONLY and CAP_PATH_SECTOR_ONLY[m][0] == f.sector)
 
 
 def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
@@ -732,22 +896,30 @@ def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
     if f.phase_out:
         return rows  # closes anyway (forced by the phase-out list)
     arch = f.arch
-    big_water = f.water >= LUMPY_MIN_WASTEWATER
+    big_water = f.water >= CAPEX_MIN_WASTEWATER
     large = arch is None or f.output >= arch.large_output
     names = arch.line_names if arch else {}
 
-    def tech(name: str, removal: dict[str, float], cost: float, fixed: float = 0.0) -> None:
+    def tech(name: str, removal: dict[str, float], cost: float, fixed: float = 0.0, requires: str | None = None):
+        """Add a technology row; return its name, or None if it removes nothing worth a row."""
         removal = {m: r for m, r in removal.items() if r > 5e-4}
-        if removal:
-            rows.append({"kind": "technology", "name": name, "removal": removal, "cost": cost, "fixed_cost": fixed})
+        if not removal:
+            return None
+        row = {"kind": "technology", "name": name, "removal": removal, "cost": cost, "fixed_cost": fixed}
+        if requires is not None:
+            row["requires"] = requires
+        rows.append(row)
+        return name
 
     c1 = dict(f.conc)  # concentration after stage 1
     c2 = {}  # after stage 2
+    first_polish = None  # the polishing technology that membrane reuse builds on
     for line, spec in TREATMENT_LINES.items():
         mine = [m for m in spec["metals"] if m in f.conc]
         if not any(_capped(f, m) for m in mine):
             continue
         stage1, stage2 = names.get(line, (spec["stage1"], spec["stage2"]))
+        has_stage1 = None
         # stage 1: up to the basic standard, where the firm exceeds it in this line
         if any(f.conc[m] > f.basic[m] for m in mine):
             co = float(rng.uniform(*STAGE1_CO_REMOVAL))
@@ -757,7 +929,7 @@ def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
                 r1[m] = 1.0 - target / f.conc[m] if f.conc[m] > target else co
                 c1[m] = f.conc[m] * (1.0 - r1[m])
             fixed = _capex_fixed(rng, f.water, CAPEX_UPGRADE_PER_M3D) if big_water else 0.0
-            tech(stage1, r1, f.water * float(rng.uniform(*spec["cost1"])), fixed)
+            has_stage1 = tech(stage1, r1, f.water * float(rng.uniform(*spec["cost1"])), fixed)
         # stage 2: polishing to the special limit (and at least POLISH_MIN of what is left)
         for m in mine:
             c2[m] = min(f.special[m], (1.0 - POLISH_MIN) * c1[m])
@@ -774,7 +946,9 @@ def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
                     rows.append({"kind": "step", "pollutant": m, "quantity": half, "cost": per_kg * factor})
         else:
             r2 = {m: (c1[m] - c2[m]) / f.conc[m] for m in mine}
-            tech(stage2, r2, f.water * float(rng.uniform(*spec["cost2"])))
+            # polishing works on stage 1's effluent: where the firm has a stage-1 upgrade, it requires it
+            added = tech(stage2, r2, f.water * float(rng.uniform(*spec["cost2"])), requires=has_stage1)
+            first_polish = first_polish or added
     # stage 3: membrane reuse on what polishing leaves
     if (f.arch is None or f.arch.membrane) and f.water >= MEMBRANE_MIN_WASTEWATER:
         r3 = {m: MEMBRANE_REMOVAL * c2.get(m, c1[m]) / f.conc[m] for m in f.conc}
@@ -783,6 +957,7 @@ def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
             r3,
             f.water * float(rng.uniform(*MEMBRANE_COST_PER_M3)),
             _capex_fixed(rng, f.water, CAPEX_MEMBRANE_PER_M3D),
+            requires=first_polish,  # it treats polishing's effluent (one prerequisite: the first line's)
         )
     rows.extend(_process_changes(f, rng))
     # output cut (限产) at the margin; closure for small backward plants
@@ -791,6 +966,11 @@ def build_menu(f: Firm, rng: np.random.Generator) -> list[dict]:
     if f.arch is not None and f.backward and f.output < arch.retire_below:
         cleanup = float(rng.uniform(*RETIRE_CLEANUP)) * CRF
         rows.append({"kind": "retire", "cost": margin * f.output * (1 - RETIRE_FIXED_SAVED) + cleanup})
+    if f.water < LUMPY_MIN_WASTEWATER:  # modular equipment: the investment scales with the share adopted
+        for row in rows:
+            if row.get("fixed_cost", 0.0) > 0:
+                row["cost"] += row["fixed_cost"]
+                row["fixed_cost"] = 0.0
     return rows
 
 
@@ -902,17 +1082,19 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
 def write_enterprises(firms: list[Firm], path: Path) -> None:
     header = ["id", "name", "sector", "zone", "output"]
     header += [f"baseline_{m}" for m in POLLUTANTS] + [f"history_{m}" for m in POLLUTANTS]
+    header += ["info_wastewater_m3", "info_backward"]  # notes for readers (info_*: not modelled)
     rows = []
     for f in firms:
         row = [f.id, f.name, f.sector, f.zone, fmt(f.output, 4)]
         row += [fmt(f.baseline[m], 4) if m in f.baseline else "" for m in POLLUTANTS]
         row += [fmt(f.history[m], 4) if m in f.history else "" for m in POLLUTANTS]
+        row += [fmt(f.water, 4), "true" if f.backward and not f.phase_out else "false"]
         rows.append(row)
     write_csv(path, header, rows)
 
 
 def write_abatement(menus: list[tuple[Firm, list[dict]]], path: Path) -> int:
-    header = ["enterprise", "kind", "name", "pollutant", "quantity", "cost", "fixed_cost", "margin"]
+    header = ["enterprise", "kind", "name", "requires", "pollutant", "quantity", "cost", "fixed_cost", "margin"]
     header += [f"removal_{m}" for m in POLLUTANTS]
     rows = []
     for f, menu in menus:
@@ -922,6 +1104,7 @@ def write_abatement(menus: list[tuple[Firm, list[dict]]], path: Path) -> int:
                 f.id,
                 o["kind"],
                 o.get("name", ""),
+                o.get("requires", ""),
                 o.get("pollutant", ""),
                 fmt(o.get("quantity")),
                 fmt(o.get("cost")),
@@ -934,26 +1117,189 @@ def write_abatement(menus: list[tuple[Firm, list[dict]]], path: Path) -> int:
     return len(rows)
 
 
+def _cap_path(m: str, sector: str) -> tuple[float, ...] | None:
+    if m in CAP_PATH:
+        return CAP_PATH[m]
+    if m in CAP_PATH_SECTOR_ONLY and CAP_PATH_SECTOR_ONLY[m][0] == sector:
+        return CAP_PATH_SECTOR_ONLY[m][1]
+    return None
+
+
 def cap_rows(firms: list[Firm]) -> list[dict]:
+    """One cap per sector, capped metal the sector discharges, and period.
+
+    ``reduction`` is the share of the sector's 2016 baseline cut: the trajectory of ``CAP_PATH``, plus
+    ``RESERVE_SHARE`` for the reserve's metals (the reserve is carved out of the sector caps).
+    """
     caps = []
-    sectors = list(SECTOR_CODES)
-    capped = dict(CAP_REDUCTION)
-    for m, (_sector, r) in CAP_REDUCTION_SECTOR_ONLY.items():
-        capped[m] = r
-    for m, r in capped.items():
-        for s in sectors:
-            if m in CAP_REDUCTION_SECTOR_ONLY and CAP_REDUCTION_SECTOR_ONLY[m][0] != s:
-                continue
-            if any(f.sector == s and f.baseline.get(m, 0) > 0 for f in firms):
-                caps.append({"id": f"{s}-{m}", "pollutant": m, "sector": s, "reduction": r})
+    metals = list(CAP_PATH) + list(CAP_PATH_SECTOR_ONLY)
+    for t, period in enumerate(PERIODS):
+        for m in metals:
+            for s in SECTOR_CODES:
+                path = _cap_path(m, s)
+                if path is None or not any(f.sector == s and f.baseline.get(m, 0) > 0 for f in firms):
+                    continue
+                r = path[t] + (RESERVE_SHARE if m in RESERVE_PRICE else 0.0)
+                caps.append({"id": f"{s}-{m}-{period}", "pollutant": m, "sector": s, "period": period, "reduction": r})
     return caps
 
 
 def write_caps(caps: list[dict], path: Path) -> None:
     write_csv(
         path,
-        ["id", "pollutant", "sector", "reduction"],
-        [[c["id"], c["pollutant"], c["sector"], fmt(c["reduction"])] for c in caps],
+        ["id", "pollutant", "sector", "period", "reduction"],
+        [[c["id"], c["pollutant"], c["sector"], c["period"], fmt(round(c["reduction"], 6))] for c in caps],
+    )
+
+
+def reserve_quantity(firms: list[Firm]) -> dict[str, float]:
+    """The reserve per period, kg/yr: RESERVE_SHARE of the city's 2016 baseline of each reserve metal."""
+    return {m: RESERVE_SHARE * sum(f.baseline.get(m, 0.0) for f in firms) for m in RESERVE_PRICE}
+
+
+def kg_per_day(firms: list[Firm]) -> dict[str, float]:
+    """Excess that counts as one day of violation, per capped metal (kg/day; see DAILY_FINE).
+
+    A firm that has used up its annual quota and keeps operating discharges its daily load beyond the
+    quota on each further day: one day of violation adds its daily discharge (baseline / OPERATING_DAYS)
+    of excess. emtrade takes one kg_per_day per metal: the discharge-weighted mean daily discharge of the
+    enterprises whose discharge of the metal is capped, Σb² / Σb / OPERATING_DAYS (the daily load of the
+    firm an average kg comes from; assumption).
+    """
+    out = {}
+    for m in list(CAP_PATH) + list(CAP_PATH_SECTOR_ONLY):
+        b = np.array([f.baseline[m] for f in firms if m in f.baseline and _capped(f, m)])
+        out[m] = float((b**2).sum() / b.sum() / OPERATING_DAYS)
+    return out
+
+
+def limit_rows(firms: list[Firm]) -> list[dict]:
+    """一厂一策: each backward firm's discharge of each capped metal above its basic standard is limited,
+    from LIMIT_FROM on, to its wastewater × the basic limit (kg/yr). Uncapped metals (Zn, Ni, Cu; Mn
+    outside the manganese sector) have no permits that could override a standard, and no abatement
+    options of their own in the menus, so they get no limit."""
+    rows = []
+    for f in firms:
+        if f.phase_out or not f.backward:
+            continue
+        for m in POLLUTANTS:
+            if m in f.conc and f.conc[m] > f.basic[m] and _capped(f, m):
+                rows.append({"enterprise": f.id, "pollutant": m, "limit": f.water * f.basic[m] / 1000.0})
+    return rows
+
+
+def write_limits(rows: list[dict], path: Path) -> None:
+    write_csv(
+        path,
+        ["enterprise", "pollutant", "limit", "from"],
+        [[r["enterprise"], r["pollutant"], fmt(r["limit"], 4), LIMIT_FROM] for r in rows],
+    )
+
+
+def build_rivers() -> dict:
+    """Each chain as an ``emtrade.river.River``: the tributaries first, then the main stem with their
+    flow and background joining at the confluences."""
+    from emtrade.river import load_river
+
+    built = {}
+    for key in ("juanshui", "lianshui", "xiangjiang"):
+        spec = RIVERS[key]
+        sections = []
+        for i, sec in enumerate(spec["sections"]):
+            row = {k: v for k, v in sec.items() if k != "tributary"}
+            if "distance" in row:
+                row["velocity"] = spec["velocity"]
+            row["decay"] = DECAY[key]
+            row["metal_decay"] = dict(METAL_DECAY)
+            if i == 0:
+                row["background"] = dict(BACKGROUND[key])
+            if "tributary_flow" in row:
+                row["tributary_background"] = dict(BACKGROUND[key])
+            if "tributary" in sec:
+                trib = built[sec["tributary"]]
+                row["tributary_flow"] = float(trib.flow[-1])
+                row["tributary_background"] = {m: float(trib.background(m)[-1]) for m in RECEPTOR_METALS}
+            sections.append(row)
+        built[key] = load_river({"name": spec["name"], "sections": sections})
+    return {key: built[key] for key in RIVERS}  # main stem first
+
+
+def river_tables(rivers: dict) -> tuple[list[dict], list[dict]]:
+    """Receptors (section × metal, limit in kg/yr) and zone transfer coefficients (kg/yr arriving per
+    kg/yr discharged) for every chain.
+
+    A zone on a tributary reaches the tributary's sections below its outfall with the attenuation A of
+    that chain, and a main-stem section D below the confluence c with A_trib[mouth, outfall] × A_main[D, c]
+    (the decay along the tributary, then along the main stem). Limit: (GB 3838 class limit − background)
+    × 31,557.6 × design flow (emtrade.river's load basis).
+    """
+    receptors, transfer = [], []
+    where = {}  # section id -> (chain, index)
+    for key, river in rivers.items():
+        for i, sid in enumerate(river.ids):
+            where[sid] = (key, i)
+        details = river.receptor_details(RECEPTOR_METALS)
+        for r in details.itertuples():
+            name = RIVERS[key]["sections"][river.ids.index(r.section)]["name"]
+            receptors.append(
+                {
+                    "id": r.id,
+                    "pollutant": r.pollutant,
+                    "limit": r.limit,
+                    "name": f"{name}: {r.pollutant} class {r.water_class}",
+                    "river": key,
+                    "section": r.section,
+                    "water_class": r.water_class,
+                    "flow": r.flow,
+                    "class_limit": r.class_limit,
+                    "background": r.background,
+                }
+            )
+    main = rivers["xiangjiang"]
+    for zone, sid in OUTFALLS.items():
+        key, s = where[sid]
+        for rec in receptors:
+            m = rec["pollutant"]
+            rkey, d = where[rec["section"]]
+            if rkey == key and d >= s:
+                coef = rivers[key].attenuation(m)[d, s]
+            elif rkey == "xiangjiang" and key != "xiangjiang":
+                c = main.ids.index(RIVERS[key]["joins"])
+                if d < c:
+                    continue
+                coef = rivers[key].attenuation(m)[-1, s] * main.attenuation(m)[d, c]
+            else:
+                continue
+            transfer.append({"zone": zone, "receptor": rec["id"], "coefficient": float(coef)})
+    return receptors, transfer
+
+
+def write_receptors(receptors: list[dict], path: Path) -> None:
+    header = ["id", "pollutant", "limit", "name", "info_river", "info_section", "info_water_class"]
+    header += ["info_flow_m3_s", "info_class_limit_mg_l", "info_background_mg_l"]
+    rows = [
+        [
+            r["id"],
+            r["pollutant"],
+            fmt(r["limit"]),
+            r["name"],
+            r["river"],
+            r["section"],
+            r["water_class"],
+            fmt(r["flow"]),
+            fmt(r["class_limit"]),
+            fmt(r["background"], 4),
+        ]
+        for r in receptors
+    ]
+    write_csv(path, header, rows)
+
+
+def write_transfer(transfer: list[dict], path: Path) -> None:
+    write_csv(
+        path,
+        ["zone", "receptor", "coefficient"],
+        [[t["zone"], t["receptor"], fmt(t["coefficient"])] for t in transfer],
     )
 
 
@@ -967,31 +1313,66 @@ def write_zones(path: Path) -> None:
 SCENARIO_YAML = """\
 # Generated by generate.py (do not edit by hand: change generate.py and run it again).
 # Data, sources and assumptions: docs/data.md.
-name: Xiangtan heavy-metal sectors 2016 (synthetic enterprises)
+name: Xiangtan heavy-metal sectors 2016-2020 (synthetic enterprises)
 description: >
   {n} synthetic enterprises of the five heavy-metal sectors named in Xiangtan's environmental work
   conference speech (ferrous smelting; chemicals, pigments and leather; manganese products; zinc
   products; electroplating), placed in the speech's key zones (Zhubugang, the manganese-mine zone,
-  Yisuhe, Xiangtan Iron & Steel and surroundings, Xiangxiang) and elsewhere. Every sector has a
-  sector-wide total discharge cap per metal (Pb and Cd -12 %, the city's 2015-2017 plan; As, Hg, Cr
-  and Cr6+ -10 %; Mn in the manganese sector -10 %), split by grandfathering on 2014 discharges and
-  traded within the sector. Zhubugang remnants and EMM plants under 5 kt/yr are phased out.
-  No enterprise is real: sizes, discharges and costs are drawn from the sourced figures and stated
-  assumptions of docs/data.md. Discharges kg/yr, money CNY/yr, prices CNY/kg.
+  Yisuhe, Xiangtan Iron & Steel and surroundings, Xiangxiang) and elsewhere, over 2016-2020. Sector
+  caps per metal and year: Pb and Cd -6 % in 2016 and -12 % in 2017 (the city's 2015-2017 plan), then
+  -18/-24/-30 %; As, Hg, Cr6+, Cr (and Mn in the manganese sector) -2 % a year to -10 % in 2020.
+  Permits are grandfathered on 2014 discharges with Zhuzhou's paid-use fees, traded within each
+  sector and banked; a government reserve sells Pb, Cd and As at Zhuzhou's prices; no net inflow
+  into the key zones; backward firms must meet their discharge standard from 2017 (one plant, one
+  plan); discharge beyond permits is fined daily. Receptors on the Xiangjiang main stem and on the
+  Lianshui and Juanshui hold the GB 3838 class II/III limits at dry-season flows. Zhubugang remnants
+  and EMM plants under 5 kt/yr are phased out. No enterprise is real: sizes, discharges and costs are
+  drawn from the sourced figures and stated assumptions of docs/data.md. Discharges kg/yr, money
+  CNY/yr, prices CNY/kg.
 pollutants: [{pollutants}]
-periods: [2016]
+periods: [{periods}]
 enterprises: enterprises.csv
 abatement: abatement.csv
 caps: caps.csv
 zones: zones.csv
-allocation: {{method: grandfathering}}
-trading: {{scope: sector}}
+limits: limits.csv
+receptors: receptors.csv
+transfer: transfer.csv
+allocation: {{method: grandfathering, fee: {{{fee}}}}}
+trading:
+  scope: sector
+  banking: true
+  reserve: {{price: {{{reserve_price}}}, quantity: {{{reserve_quantity}}}}}
+  no_net_inflow: [{key_zones}]
+discount_rate: {discount_rate}
+enforcement: {{daily_fine: {daily_fine}, kg_per_day: {{{kg_per_day}}}}}
 phase_out: [{phase_out}]
 """
 
 
-def summarise(firms: list[Firm], menus, n_options: int, caps: list[dict], factors: dict[str, float]) -> str:
-    lines = [f"{len(firms)} enterprises, {n_options} abatement options, {len(caps)} caps"]
+def _mapping(values: dict[str, float], sig: int = 4) -> str:
+    return ", ".join(f"{m}: {fmt(v, sig)}" for m, v in values.items())
+
+
+def scenario_yaml(firms: list[Firm]) -> str:
+    return SCENARIO_YAML.format(
+        n=len(firms),
+        pollutants=", ".join(POLLUTANTS),
+        periods=", ".join(PERIODS),
+        fee=_mapping(ALLOCATION_FEE),
+        reserve_price=_mapping(RESERVE_PRICE),
+        reserve_quantity=_mapping(reserve_quantity(firms)),
+        key_zones=", ".join(KEY_ZONES),
+        discount_rate=fmt(DISCOUNT_RATE),
+        daily_fine=fmt(DAILY_FINE),
+        kg_per_day=_mapping(kg_per_day(firms)),
+        phase_out=", ".join(f.id for f in firms if f.phase_out),
+    )
+
+
+def summarise(firms: list[Firm], menus, n_options: int, caps: list[dict], factors: dict[str, float], extra) -> str:
+    limits, receptors, transfer = extra
+    lines = [f"{len(firms)} enterprises, {n_options} abatement options, {len(caps)} caps (sector × metal × year)"]
     by_sector: dict[str, int] = {}
     for f in firms:
         by_sector[f.sector] = by_sector.get(f.sector, 0) + 1
@@ -1000,6 +1381,7 @@ def summarise(firms: list[Firm], menus, n_options: int, caps: list[dict], factor
         "backward (above the basic limit): "
         + str(sum(f.backward and not f.phase_out for f in firms))
         + f"; phase-out: {sum(f.phase_out for f in firms)}"
+        + f"; firm limits from {LIMIT_FROM}: {len(limits)}"
     )
     lines.append(
         "baseline totals, kg/yr: "
@@ -1014,7 +1396,27 @@ def summarise(firms: list[Firm], menus, n_options: int, caps: list[dict], factor
         + ")"
     )
     binaries = sum(1 for _, menu in menus for o in menu if o["kind"] == "retire" or o.get("fixed_cost", 0) > 0)
-    lines.append(f"binary decisions: {binaries} (fixed costs and retirements)")
+    requires = sum(1 for _, menu in menus for o in menu if o.get("requires"))
+    lines.append(f"binary decisions per period: {binaries} (fixed costs and retirements); prerequisites: {requires}")
+    lines.append("reserve per period, kg/yr: " + _mapping(reserve_quantity(firms)))
+    per_day = kg_per_day(firms)
+    lines.append("daily-fine penalty, CNY/kg: " + ", ".join(f"{m} {DAILY_FINE / v:,.0f}" for m, v in per_day.items()))
+    # baseline load at each receptor against its limit: where the river is tight
+    zone_base: dict[tuple[str, str], float] = {}
+    for f in firms:
+        if f.phase_out:
+            continue
+        for m, b in f.baseline.items():
+            zone_base[(f.zone, m)] = zone_base.get((f.zone, m), 0.0) + b
+    load: dict[str, float] = {}
+    for t in transfer:
+        rec = next(r for r in receptors if r["id"] == t["receptor"])
+        load[rec["id"]] = load.get(rec["id"], 0.0) + t["coefficient"] * zone_base.get((t["zone"], rec["pollutant"]), 0)
+    tight = sorted(receptors, key=lambda r: -load.get(r["id"], 0.0) / r["limit"])[:5]
+    lines.append(
+        f"{len(receptors)} receptors; tightest at baseline (load / limit, kg/yr): "
+        + "; ".join(f"{r['id']} {load.get(r['id'], 0.0):,.2f} / {r['limit']:,.2f}" for r in tight)
+    )
     return "\n".join(lines)
 
 
@@ -1023,16 +1425,18 @@ def main(out: Path = HERE) -> None:
     firms, factors = build_firms(rng)
     menus = [(f, build_menu(f, rng)) for f in firms]
     caps = cap_rows(firms)
+    limits = limit_rows(firms)
+    receptors, transfer = river_tables(build_rivers())
     out.mkdir(parents=True, exist_ok=True)
     write_enterprises(firms, out / "enterprises.csv")
     n_options = write_abatement(menus, out / "abatement.csv")
     write_caps(caps, out / "caps.csv")
     write_zones(out / "zones.csv")
-    phase_out = ", ".join(f.id for f in firms if f.phase_out)
-    (out / "scenario.yaml").write_text(
-        SCENARIO_YAML.format(n=len(firms), pollutants=", ".join(POLLUTANTS), phase_out=phase_out), encoding="utf-8"
-    )
-    print(summarise(firms, menus, n_options, caps, factors))
+    write_limits(limits, out / "limits.csv")
+    write_receptors(receptors, out / "receptors.csv")
+    write_transfer(transfer, out / "transfer.csv")
+    (out / "scenario.yaml").write_text(scenario_yaml(firms), encoding="utf-8")
+    print(summarise(firms, menus, n_options, caps, factors, (limits, receptors, transfer)))
 
 
 if __name__ == "__main__":
