@@ -301,17 +301,23 @@ def _num(v, unit: str = "") -> str:
 def headline_table(res) -> str:
     """A terse table of the headline results for the terminal."""
     s = res.summary
+    periods = s.get("periods") or []
+    # amounts are sums over the periods: per year only when there is one
+    money = "CNY/yr" if len(periods) <= 1 else f"CNY over {periods[0]}–{periods[-1]}"
+    mass = "kg/yr" if len(periods) <= 1 else f"kg over {periods[0]}–{periods[-1]}"
     lines = [f"{s['scenario']}: {s['status']} ({s['solve_path']})"]
-    lines.append(f"  total abatement cost       {_num(s['total_cost'])} CNY/yr")
-    lines.append(f"  command-and-control cost   {_num(s['cac_total_cost'])} CNY/yr")
+    lines.append(f"  total abatement cost       {_num(s['total_cost'])} {money}")
+    lines.append(f"  command-and-control cost   {_num(s['cac_total_cost'])} {money}")
     share = s.get("savings_share")
     pct = f" ({share:.1%})" if isinstance(share, float) else ""
-    lines.append(f"  savings from trading       {_num(s['savings'])} CNY/yr{pct}")
-    lines.append(f"  permits traded             {_num(s['permits_traded'])} kg/yr")
+    lines.append(f"  savings from trading       {_num(s['savings'])} {money}{pct}")
+    lines.append(f"  permits traded             {_num(s['permits_traded'])} {mass}")
     if s.get("government_revenue"):
-        lines.append(f"  government revenue         {_num(s['government_revenue'])} CNY/yr")
+        lines.append(f"  government revenue         {_num(s['government_revenue'])} {money}")
     if s.get("excess"):
-        lines.append(f"  discharge beyond permits   {_num(s['excess'])} kg/yr (penalties {_num(s.get('penalties'))} CNY/yr)")
+        lines.append(
+            f"  discharge beyond permits   {_num(s['excess'])} {mass} (penalties {_num(s.get('penalties'))} {money})"
+        )
     p = res.prices
     if len(p):
         shown = p if len(p) <= 12 else p.sort_values("price", ascending=False).head(12)

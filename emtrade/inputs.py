@@ -302,8 +302,13 @@ def _expand_receptors(sc: Scenario, ent: pd.DataFrame, pair_of: dict, periods: l
     rows = []
     for r in spec.receptors:
         ts = [periods.index(r.period)] if r.period is not None else range(len(periods))
-        rows.extend((r.id, r.pollutant, periods[t], t, float(r.limit), r.name or r.id) for t in ts)
-    receptors = pd.DataFrame(rows, columns=["receptor", "pollutant", "period", "t", "limit", "name"])
+        rows.extend(
+            (r.id, r.pollutant, periods[t], t, float(r.limit), r.name or r.id, r.section or "", r.water_class or "",
+             np.nan if r.flow is None else r.flow, np.nan if r.background is None else r.background)
+            for t in ts
+        )
+    receptors = pd.DataFrame(rows, columns=["receptor", "pollutant", "period", "t", "limit", "name", "section",
+                                            "water_class", "flow", "background"])
     metal = {r.id: r.pollutant for r in spec.receptors}
     zone_members: dict[str, list[str]] = {}
     for eid, z in zip(ent.index, ent.zone, strict=True):

@@ -113,7 +113,9 @@ def assemble(sc, inputs, alloc, built: Built, sol, trade: Outcome, cac: Outcome 
     prices = prices.assign(bought=bought)[PRICE_COLUMNS]
     caps = trade.caps
     if len(caps):
-        caps = caps.assign(binding=caps.emissions >= caps.total - 1e-6 * np.maximum(1.0, caps.total))[CAP_COLUMNS]
+        # binding: met with equality (a cap exceeded with banked permits or a ceiling does not bind)
+        tol = 1e-6 * np.maximum(1.0, caps.total)
+        caps = caps.assign(binding=(caps.emissions - caps.total).abs() <= tol)[CAP_COLUMNS]
     else:
         caps = pd.DataFrame(columns=CAP_COLUMNS)
 
@@ -178,6 +180,7 @@ def assemble(sc, inputs, alloc, built: Built, sol, trade: Outcome, cac: Outcome 
         "discount_rate": sc.spec.trading.discount_rate
         if sc.spec.trading.discount_rate is not None
         else sc.spec.discount_rate,
+        "cac_penalties": float(cac_penalty.sum()),
         "cac_status": cac_status,
         "cac_basis": alloc.cac_basis,
         "solve_path": sol.path,
@@ -217,30 +220,40 @@ def assemble(sc, inputs, alloc, built: Built, sol, trade: Outcome, cac: Outcome 
 
 
 def _with_concentrations(receptors: pd.DataFrame, river, pollutants) -> pd.DataFrame:
-    """For receptors derived from a river description, the concentration at the section (mg/L):
+    """The concentration at each river receptor (mg/L) where its design flow is known:
 
         C = C0 + load / (31,557.6 · Q)
 
-    with the load the kg/yr arriving at the section, Q its design flow (m³/s) and C0 its background;
-    beside it the GB 3838 limit of the section's class.
+    with the load the kg/yr arriving at the section, Q its design flow (m³/s) and C0 its background
+    (0 if not given); beside it the GB 3838 limit of the section's class. Receptors derived from a
+    ``river:`` description take section, class, flow and background from it.
     """
-    if river is None or receptors.empty:
+    if receptors.empty:
         return receptors
-    from emtrade.registry import METALS
+    from emtrade.registry import GB3838_CLASSES, METALS, gb3838_limit
     from emtrade.river import load_to_concentration
 
-    details = river.receptor_details([p for p in pollutants if p in METALS]).set_index("id")
     out = receptors.copy()
-    known = out.receptor.isin(details.index)
-    d = details.reindex(out.receptor)
-    out["section"] = np.where(known, d.section.to_numpy(dtype=object), "")
-    out["water_class"] = np.where(known, d.water_class.to_numpy(dtype=object), "")
-    out["flow_m3_s"] = d.flow.to_numpy(dtype=float)
-    out["background_mg_l"] = d.background.to_numpy(dtype=float)
-    out["concentration_mg_l"] = d.background.to_numpy(dtype=float) + load_to_concentration(
-        out.load.to_numpy(dtype=float), d.flow.to_numpy(dtype=float)
-    )
-    out["class_limit_mg_l"] = d.class_limit.to_numpy(dtype=float)
+    if river is not None:
+        details = river.receptor_details([p for p in pollutants if p in METALS]).set_index("id")
+        d = details.reindex(out.receptor)
+        known = out.receptor.isin(details.index).to_numpy()
+        out["section"] = np.where(known, d.section.to_numpy(dtype=object), out.section.to_numpy(dtype=object))
+        out["water_class"] = np.where(known, d.water_class.to_numpy(dtype=object),
+                                      out.water_class.to_numpy(dtype=object))
+        out["flow_m3_s"] = np.where(known, d.flow.to_numpy(dtype=float), out.flow_m3_s.to_numpy(dtype=float))
+        out["background_mg_l"] = np.where(known, d.background.to_numpy(dtype=float),
+                                          out.background_mg_l.to_numpy(dtype=float))
+    flow = out.flow_m3_s.to_numpy(dtype=float)
+    background = np.nan_to_num(out.background_mg_l.to_numpy(dtype=float), nan=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["concentration_mg_l"] = np.where(
+            np.isfinite(flow), background + load_to_concentration(out.load.to_numpy(dtype=float), flow), np.nan
+        )
+    out["class_limit_mg_l"] = [
+        gb3838_limit(p, c) if p in METALS and c in GB3838_CLASSES and gb3838_limit(p, c) is not None else np.nan
+        for p, c in zip(out.pollutant, out.water_class, strict=True)
+    ]
     return out
 
 

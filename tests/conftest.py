@@ -49,6 +49,8 @@ class RunOutput:
         self.prices = pd.read_csv(folder / "prices.csv", dtype={"period": str})
         self.firms = pd.read_csv(folder / "firms.csv", dtype={"period": str})
         self.caps = pd.read_csv(folder / "caps.csv", dtype={"period": str})
+        path = folder / "receptors.csv"
+        self.receptors = pd.read_csv(path, dtype={"period": str}) if path.stat().st_size > 60 else None
 
 
 @pytest.fixture

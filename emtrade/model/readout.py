@@ -293,6 +293,10 @@ def _read_receptors(built: Built, sol: Solution, emissions: np.ndarray) -> pd.Da
             "limit": rec.limit.to_numpy(dtype=float),
             "shadow_price": shadow,
             "name": rec.name.to_numpy(),
+            "section": rec.section.to_numpy(),
+            "water_class": rec.water_class.to_numpy(),
+            "flow_m3_s": rec.flow.to_numpy(dtype=float),
+            "background_mg_l": rec.background.to_numpy(dtype=float),
         }
     )
 

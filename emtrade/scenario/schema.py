@@ -254,6 +254,21 @@ class Receptor(_Strict):
     )
     period: PeriodLabel | None = Field(None, description="The period it applies to; default every period.")
     name: str | None = Field(None, description="Display name.")
+    section: str | None = Field(None, description="The river section (for charts).")
+    water_class: Literal["I", "II", "III", "IV", "V"] | None = Field(
+        None, description="GB 3838 class of the section: the report compares concentrations with its limit."
+    )
+    flow: float | None = Field(
+        None,
+        gt=0,
+        le=1e6,
+        description="Design flow at the section, m³/s: with a load limit in kg/yr, the load becomes a "
+        "concentration C = background + load / (31,557.6 · flow) mg/L.",
+        json_schema_extra=_unit("m³/s"),
+    )
+    background: float | None = Field(
+        None, ge=0, le=1e6, description="Background concentration at the section.", json_schema_extra=_unit("mg/L")
+    )
 
 
 class Transfer(_Strict):

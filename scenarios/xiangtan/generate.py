@@ -1275,8 +1275,10 @@ def river_tables(rivers: dict) -> tuple[list[dict], list[dict]]:
 
 
 def write_receptors(receptors: list[dict], path: Path) -> None:
-    header = ["id", "pollutant", "limit", "name", "info_river", "info_section", "info_water_class"]
-    header += ["info_flow_m3_s", "info_class_limit_mg_l", "info_background_mg_l"]
+    # section, water class, design flow and background let emtrade report concentrations (mg/L) against
+    # the GB 3838 limit of the class; the class limit itself is written as a note for readers
+    header = ["id", "pollutant", "limit", "name", "info_river", "section", "water_class"]
+    header += ["flow", "info_class_limit_mg_l", "background"]
     rows = [
         [
             r["id"],
