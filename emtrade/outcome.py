@@ -15,7 +15,7 @@ from importlib import metadata
 import numpy as np
 import pandas as pd
 
-from emtrade.model.build import Built
+from emtrade.model.build import Built, map_distinct
 from emtrade.model.readout import Outcome
 from emtrade.results import UNITS, Results
 
@@ -54,8 +54,8 @@ def assemble(sc, inputs, alloc, built: Built, sol, trade: Outcome, cac: Outcome 
     net = np.where(covered, trade.emissions - np.nan_to_num(held) - excess, 0.0)
     net = np.where(fee_form, np.nan_to_num(trade.bought) - np.nan_to_num(trade.sold), net)
     pollutant = np.tile(pairs.pollutant.to_numpy(dtype=object), n_t)
-    penalty_rate = np.array([pol.penalty.get(pol.commodity(p), 0.0) for p in pollutant]) * w
-    alloc_fee_rate = np.array([pol.allocation_fee.get(p, 0.0) for p in pollutant])
+    penalty_rate = map_distinct(pollutant, lambda p: pol.penalty.get(pol.commodity(p), 0.0), float) * w
+    alloc_fee_rate = map_distinct(pollutant, lambda p: pol.allocation_fee.get(p, 0.0), float)
     e_idx = np.tile(pairs.ent.to_numpy(), n_t)
     enterprises = pd.DataFrame(
         {
@@ -84,7 +84,8 @@ def assemble(sc, inputs, alloc, built: Built, sol, trade: Outcome, cac: Outcome 
     )[ENTERPRISE_COLUMNS]
     cac_penalty = np.zeros(n_pairs * n_t)
     if cac is not None:
-        cac_rate = np.array([pol.command_and_control().penalty.get(p, 0.0) for p in pollutant])
+        cac_penalty_of = pol.command_and_control().penalty
+        cac_rate = map_distinct(pollutant, lambda p: cac_penalty_of.get(p, 0.0), float)
         cac_penalty = cac_rate * cac.excess
     enterprises["_cac_total"] = (enterprises.cac_abatement_cost + cac_penalty) if cac is not None else np.nan
     firms = (
@@ -136,9 +137,12 @@ def assemble(sc, inputs, alloc, built: Built, sol, trade: Outcome, cac: Outcome 
         notes.append(f"{len(worse_off)} enterprises pay more with trading than under command-and-control{why}; "
                      "see firms_worse_off")  # fmt: skip
     auction = alloc.method == "auction"
-    auction_revenue = float((market_price * w * np.where(covered, trade.emissions, 0.0)).sum()) if auction else 0.0
-    ceiling_revenue = float((prices.ceiling_sold * _rate(pol.ceiling, prices)).sum())
-    reserve_revenue = float((prices.reserve_sold * _rate(pol.reserve_price, prices)).sum())
+    # the government sells at the clearing price: the auctioned permits (all issued but those withheld
+    # at the floor), and reserve and ceiling permits (the trigger price is a floor of that sale, so a
+    # reserve that runs out earns its scarcity rent, as in RGGI's cost containment reserve)
+    auction_revenue = float((prices.price * (prices.permits - prices.withheld)).sum()) if auction else 0.0
+    ceiling_revenue = float((prices.price * prices.ceiling_sold).sum())
+    reserve_revenue = float((prices.price * prices.reserve_sold).sum())
     allocation_fees = float(enterprises.allocation_fee.sum())
     penalties = float(enterprises.penalty.sum())
     fees_paid = float(enterprises.fee_paid.sum())
@@ -255,10 +259,6 @@ def _with_concentrations(receptors: pd.DataFrame, river, pollutants) -> pd.DataF
         for p, c in zip(out.pollutant, out.water_class, strict=True)
     ]
     return out
-
-
-def _rate(table: dict[str, float], prices: pd.DataFrame) -> np.ndarray:
-    return np.array([table.get(c, 0.0) for c in prices.pollutant], dtype=float)
 
 
 def _scope_warnings(built: Built) -> list[str]:

@@ -55,8 +55,14 @@ TEXT_COLUMNS = {
     "name",
     "unit",
     "status",
+    "receptor",
+    "from",
+    "to",
+    "section",
+    "water_class",
 }
 BOOL_COLUMNS = {"binding", "adopted"}
+INT_COLUMNS = {"option"}
 UNITS = {
     "emissions": "kg/yr",
     "abatement": "kg/yr",
@@ -140,6 +146,18 @@ class Results:
         The files are written into a temporary folder beside ``directory`` and moved into place
         only when complete; an existing ``directory`` is replaced only then. With ``report`` the
         folder also gets ``report.html`` in ``lang`` ('en' or 'zh'; see :mod:`emtrade.report`).
+
+        >>> import tempfile, pathlib
+        >>> from emtrade import Results, bundled_scenario, simulate
+        >>> res = simulate(bundled_scenario("textbook/fox_river"))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = res.save(pathlib.Path(tmp) / "fox_river")
+        ...     files = sorted(p.name for p in folder.iterdir())
+        ...     again = Results.load(folder)
+        >>> files[:4]
+        ['abatement.csv', 'bank.csv', 'caps.csv', 'enterprises.csv']
+        >>> again.summary == res.summary
+        True
         """
         target = Path(directory)
         with atomic_directory(target) as tmp:
@@ -160,7 +178,22 @@ class Results:
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Results:
-        """Read results written by :meth:`save`."""
+        """Read results written by :meth:`save`: the same tables and summary, value for value.
+
+        Numbers come back as written (12 significant digits), as floats (integers for option
+        numbers), so that the loaded tables equal the saved ones, dtypes included.
+
+        >>> import tempfile
+        >>> import pandas as pd
+        >>> from emtrade import Results, bundled_scenario, simulate
+        >>> res = simulate(bundled_scenario("textbook/rubin_banking"))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     again = Results.load(res.save(tmp))
+        >>> again.prices[["period", "price"]].to_dict("records")
+        [{'period': '2016', 'price': 50.0}, {'period': '2017', 'price': 55.0}]
+        >>> for table in ("enterprises", "firms", "prices", "caps", "bank"):
+        ...     pd.testing.assert_frame_equal(getattr(again, table), getattr(res, table))
+        """
         folder = Path(directory)
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         tables = {}
@@ -186,6 +219,10 @@ class Results:
             for c in head:
                 if c in BOOL_COLUMNS:
                     df[c] = df[c].astype(str).str.lower().eq("true")
+                elif c in INT_COLUMNS:
+                    df[c] = df[c].astype(np.int64)
+                elif c not in TEXT_COLUMNS and pd.api.types.is_numeric_dtype(df[c]):
+                    df[c] = df[c].astype(float)  # 3.0 is written "3": read it back as a float
             tables[name] = df
         return cls(summary=summary, **tables)
 

@@ -294,3 +294,31 @@ def test_river_key_derives_receptors_with_gb3838_limits(tmp_path, run_scenario):
     assert rec.at["down", "class_limit_mg_l"] == pytest.approx(0.005)
     assert rec.at["up", "concentration_mg_l"] == pytest.approx(143.1152 / 31_557.6, rel=1e-6)
     assert rec.at["down", "shadow_price"] > 0 and rec.at["up", "shadow_price"] == pytest.approx(0, abs=1e-9)
+
+
+def test_with_a_fee_no_trade_leaves_a_band_of_prices(tmp_path, run_scenario):
+    """A holds 25 and B 75: without trading a = 75 and b = 25, both MACs 75. A sells only above 75,
+    B buys only below 75 − 20 = 55: no trade, and every sellers' price in [55, 75] clears. (HiGHS's
+    QP solver cycled on this degenerate re-solve once; the interval must still come out.)"""
+    ents = [
+        {"id": "A", "sector": "zinc", "baseline": {"Pb": 100}, "allocation": {"Pb": 25}},
+        {"id": "B", "sector": "zinc", "baseline": {"Pb": 100}, "allocation": {"Pb": 75}},
+    ]
+    out = run_scenario(variant(tmp_path, "stavins_fee", enterprises=ents), "--no-report")
+    p = out.prices.iloc[0]
+    assert (p.price_low, p.price_high) == pytest.approx((55, 75), rel=1e-6)
+    assert out.summary["permits_traded"] == pytest.approx(0, abs=1e-9)
+
+
+def test_auction_and_reserve_revenue_add_up(tmp_path, run_scenario):
+    """Auction of 40 with a reserve of 4 at 50: the price is 56 (aggregate MAC = A, A = 56). The
+    government sells 40 at auction and 4 from the reserve, all at 56: revenue 44 × 56 = 2,464, which
+    is what the firms pay for their 44 kg of discharge."""
+    out = run_scenario(variant(tmp_path, "price_ceiling", allocation={"method": "auction"},
+                               trading={"price_ceiling": None, "reserve": {"price": 50, "quantity": 4}}))
+    s = out.summary
+    assert out.prices.price.iloc[0] == pytest.approx(56, rel=REL)
+    assert s["auction_revenue"] == pytest.approx(40 * 56, rel=REL)
+    assert s["reserve_revenue"] == pytest.approx(4 * 56, rel=REL)
+    assert s["government_revenue"] == pytest.approx(44 * 56, rel=REL)
+    assert out.enterprises.permit_cost.sum() == pytest.approx(44 * 56, rel=REL)
