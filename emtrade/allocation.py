@@ -59,8 +59,7 @@ def allocate(inputs: Inputs, spec: AllocationSpec) -> Allocation:
     method = spec.method
     n_pairs, periods = len(inputs.pairs), inputs.periods
     permits = np.full((n_pairs, len(periods)), np.nan)
-    pairs = inputs.pairs
-    pair_index = {(int(e), int(p)): k for k, (e, p) in enumerate(zip(pairs.ent, pairs.pol, strict=True))}
+    pair_of = pair_lookup(inputs)
     weights = _weights(inputs, spec) if method not in ("auction", "given") else None
     gov_rows = []
     caps = inputs.caps
@@ -70,11 +69,11 @@ def allocate(inputs: Inputs, spec: AllocationSpec) -> Allocation:
             t = periods.index(period)
             members = {int(k): group.at[k, "members"] for k in group.index}
             totals = {int(k): float(group.at[k, "total"]) for k in group.index}
-            codes = {
-                int(k): np.array([pair_index[(int(e), int(pol))] for e in members[k]], dtype=np.int64)
-                for k in group.index
-            }
-            covered = np.unique(np.concatenate(list(codes.values())))
+            codes = {int(k): pair_of(members[k], int(pol)) for k in group.index}
+            in_some = np.zeros(n_pairs, dtype=bool)
+            for c in codes.values():
+                in_some[c] = True
+            covered = np.flatnonzero(in_some)  # the pairs in any of the caps, sorted
             if method == "auction":
                 permits[covered, t] = 0.0
                 for k in group.index:
@@ -153,9 +152,46 @@ def _given(inputs: Inputs, covered: np.ndarray) -> np.ndarray:
     return np.array([inputs.given_allocation.get(k, 0.0) for k in keys], dtype=float)
 
 
+def pair_lookup(inputs: Inputs):
+    """A vectorised (enterprise codes, metal code) → pair numbers lookup over ``inputs.pairs``.
+
+    ``lookup(ents, pol)`` returns the pair number of each (ents[i], pol) as int64, in the order
+    given; a pair that does not exist raises ``KeyError`` (as a dict lookup would).
+    """
+    pairs = inputs.pairs
+    n_pol = int(pairs.pol.max()) + 1 if len(pairs) else 1
+    key = pairs.ent.to_numpy(dtype=np.int64) * n_pol + pairs.pol.to_numpy(dtype=np.int64)
+    order = np.arange(len(key)) if (np.diff(key) > 0).all() else np.argsort(key, kind="stable")
+    sorted_key = key[order]
+
+    def lookup(ents, pol: int) -> np.ndarray:
+        ents = np.asarray(ents, dtype=np.int64)
+        if len(ents) == 0:
+            return np.zeros(0, dtype=np.int64)
+        q = ents * n_pol + int(pol)
+        pos = np.minimum(np.searchsorted(sorted_key, q), max(len(sorted_key) - 1, 0))
+        found = (sorted_key[pos] == q) if len(sorted_key) else np.zeros(len(q), dtype=bool)
+        if not found.all():
+            raise KeyError((int(ents[~found][0]), int(pol)))
+        return order[pos].astype(np.int64)
+
+    return lookup
+
+
+def _member_set(m: np.ndarray) -> np.ndarray:
+    """A cap's members as a sorted array of distinct enterprise codes (a set, compared with numpy)."""
+    m = np.asarray(m, dtype=np.int64)
+    return m if (np.diff(m) > 0).all() else np.unique(m)
+
+
+def _proper_subset(a: np.ndarray, b: np.ndarray) -> bool:
+    """a ⊂ b, strictly, for sorted arrays of distinct codes."""
+    return len(a) < len(b) and bool(np.isin(a, b, assume_unique=True).all())
+
+
 def _roots(members: dict[int, np.ndarray]) -> list[int]:
-    sets = {k: set(m.tolist()) for k, m in members.items()}
-    return [k for k in sets if not any(k != o and sets[k] < sets[o] for o in sets)]
+    sets = {k: _member_set(m) for k, m in members.items()}
+    return [k for k in sets if not any(k != o and _proper_subset(sets[k], sets[o]) for o in sets)]
 
 
 def _water_fill(
@@ -167,31 +203,34 @@ def _water_fill(
 ) -> dict[int, float]:
     """Split a laminar family of caps top-down by proportional water filling; fills ``out``.
 
-    Returns the permits each root cap could not place (kg/yr).
+    Returns the permits each root cap could not place (kg/yr). Member sets are sorted arrays of
+    enterprise codes, so that the work is numpy's, not a Python loop over members.
     """
-    sets = {k: frozenset(m.tolist()) for k, m in members.items()}
+    sets = {k: _member_set(m) for k, m in members.items()}
     # parent = the smallest strictly larger cap containing it
     parent: dict[int, int | None] = {}
     for k, s in sets.items():
-        bigger = [o for o, so in sets.items() if o != k and s < so]
+        bigger = [o for o, so in sets.items() if o != k and _proper_subset(s, so)]
         parent[k] = min(bigger, key=lambda o: len(sets[o])) if bigger else None
     # identical scopes (same members) would make the tree ambiguous: the tighter one is the child
     for k, s in sets.items():
         for o, so in sets.items():
-            if o < k and s == so:
+            if o < k and np.array_equal(s, so):
                 child, par = (k, o) if totals[k] <= totals[o] else (o, k)
                 parent[child] = par
     children = {k: [c for c in sets if parent.get(c) == k] for k in sets}
-    pair_of_member = {}
-    for k in sets:
-        for e, code in zip(members[k].tolist(), codes[k].tolist(), strict=True):
-            pair_of_member[e] = code
+    # the pair of each member (one metal, one period: the same in every cap)
+    all_e = np.concatenate([np.asarray(members[k], dtype=np.int64) for k in sets])
+    all_code = np.concatenate([np.asarray(codes[k], dtype=np.int64) for k in sets])
+    member_e, first = np.unique(all_e, return_index=True)
+    member_code = all_code[first]
     leftover: dict[int, float] = {}
 
     def split(k: int, amount: float) -> float:
         kids = children[k]
-        in_kids = set().union(*(sets[c] for c in kids)) if kids else set()
-        loose = np.array([pair_of_member[e] for e in sorted(sets[k] - in_kids)], dtype=np.int64)
+        in_kids = np.unique(np.concatenate([sets[c] for c in kids])) if kids else np.zeros(0, dtype=np.int64)
+        loose_e = np.setdiff1d(sets[k], in_kids, assume_unique=True)  # sorted, as sorted(set) would be
+        loose = member_code[np.searchsorted(member_e, loose_e)]
         w_loose = float(w[loose].sum()) if len(loose) else 0.0
         kid_w = [float(w[codes[c]].sum()) for c in kids]
         kid_cap = [totals[c] for c in kids]

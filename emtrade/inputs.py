@@ -399,3 +399,382 @@ def _expand_caps(sc, ent, pairs, pol_code, periods, baseline_of) -> pd.DataFrame
                 chosen.append(m)
     caps["role"] = roles
     return caps
+
+
+# --------------------------------------------------------------------------------------------------
+# big synthetic inputs, straight from DataFrames
+
+
+def inputs_from_frames(
+    enterprises: pd.DataFrame,
+    options: pd.DataFrame,
+    caps: pd.DataFrame,
+    *,
+    pollutants: list[str] | None = None,
+    periods: list[str] | None = None,
+    phase_out: tuple[str, ...] | list[str] = (),
+    name: str = "frames",
+) -> Inputs:
+    """:class:`Inputs` built from DataFrames with numpy, for inputs too big for per-row pydantic objects.
+
+    The tables have the columns of a scenario's CSV tables (``docs`` scenario reference), with the
+    same units (kg/yr, CNY/kg, CNY/yr):
+
+    - ``enterprises``: ``id``, ``sector``, optional ``zone``, ``name``, ``output`` (t/yr), and
+      ``baseline_<metal>`` (kg/yr; missing or NaN = 0), optional ``history_<metal>`` (default the baseline);
+    - ``options``: ``enterprise``, ``kind`` and, per kind, ``step``: ``pollutant``, ``quantity`` (kg/yr),
+      ``cost`` (CNY/kg); ``linear``: ``pollutant``, ``slope`` (CNY/kg per kg/yr), ``intercept`` (CNY/kg,
+      default 0), ``max`` (kg/yr, default the baseline); ``technology``: ``name``, ``cost`` (CNY/yr),
+      ``fixed_cost`` (CNY/yr, default 0), ``removal_<metal>`` (shares), ``requires`` (optional);
+      ``output_cut``: ``margin`` (CNY/t), ``output`` and ``max`` (t/yr, default the enterprise's
+      output); ``retire``: ``cost`` (CNY/yr). An optional ``name`` column names any option (default
+      ``step <metal>``, ``linear MAC <metal>``, ``output cut``, ``retirement``);
+    - ``caps``: ``pollutant``, ``total`` (kg/yr) or ``reduction`` (share of the scope's baseline),
+      optional ``id``, ``sector``, ``zone``, ``period``, ``role`` (each cap row is validated by the
+      scenario schema's ``Cap``).
+
+    ``phase_out`` lists enterprises that close (their retirement forced, or a costless closure
+    added). The result is what :func:`build_inputs` gives for the same scenario (names of steps
+    aside, which :func:`build_inputs` writes with their cost), without firm limits, receptors or
+    given allocations. The checks are vectorised and cover what the model needs (known
+    sectors, enterprises and metals; finite, non-negative quantities); the cross-table checks of
+    a scenario file are not repeated. ``pollutants`` defaults to the ``baseline_`` columns in
+    order, ``periods`` to ``["1"]``.
+    """
+    from emtrade.errors import EmtradeError
+    from emtrade.registry import SECTORS
+    from emtrade.scenario.schema import Cap
+
+    def fail(what: str, mask: np.ndarray, labels) -> None:
+        """Raise if any row is flagged; ``labels`` (array-like, or a function giving one) name the rows."""
+        bad = np.flatnonzero(mask)
+        if len(bad):
+            labels = labels() if callable(labels) else labels
+            first = ", ".join(str(x) for x in np.asarray(labels)[bad[:5]])
+            raise EmtradeError(f"{what} ({len(bad)} rows, first: {first})")
+
+    periods = [str(t) for t in periods] if periods else ["1"]
+    base_cols = [c for c in enterprises.columns if c.startswith("baseline_")]
+    pollutants = list(pollutants) if pollutants is not None else [c[len("baseline_") :] for c in base_cols]
+    n_p = len(pollutants)
+    pol_code = {p: i for i, p in enumerate(pollutants)}
+    ids = enterprises["id"].astype(str).to_numpy(dtype=object)
+    n_e = len(ids)
+    if pd.Index(ids).has_duplicates:
+        fail("enterprises: duplicate id", pd.Index(ids).duplicated().to_numpy(), ids)
+    sector = enterprises["sector"].astype(str).to_numpy(dtype=object)
+    fail("enterprises: unknown sector", ~np.isin(sector, list(SECTORS)), ids)
+
+    def column(df: pd.DataFrame, col: str, default: float) -> np.ndarray:
+        if col not in df.columns:
+            return np.full(len(df), default, dtype=float)
+        return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+
+    zone = enterprises["zone"].fillna("").astype(str) if "zone" in enterprises else pd.Series([""] * n_e)
+    ent = pd.DataFrame(
+        {
+            "enterprise": ids,
+            "name": enterprises["name"].fillna(pd.Series(ids)).astype(str).to_numpy(dtype=object)
+            if "name" in enterprises
+            else ids,
+            "sector": sector,
+            "zone": zone.to_numpy(dtype=object),
+            "output": column(enterprises, "output", np.nan),
+        }
+    ).set_index("enterprise")
+    base = np.column_stack([np.nan_to_num(column(enterprises, f"baseline_{p}", 0.0)) for p in pollutants])
+    hist = base.copy()
+    for i, p in enumerate(pollutants):
+        h = column(enterprises, f"history_{p}", np.nan)
+        hist[:, i] = np.where(np.isnan(h), base[:, i], h)
+    fail("enterprises: baseline must be finite and ≥ 0", ~np.isfinite(base).all(axis=1) | (base < 0).any(axis=1), ids)
+
+    # pairs: (enterprise, metal) with a positive baseline, in enterprise order then metal order
+    e_idx, p_idx = np.nonzero(base > 0)
+    pairs = pd.DataFrame(
+        {
+            "enterprise": ids[e_idx],
+            "pollutant": np.array(pollutants, dtype=object)[p_idx],
+            "ent": e_idx.astype(np.int64),
+            "pol": p_idx.astype(np.int64),
+            "baseline": base[e_idx, p_idx],
+            "history": hist[e_idx, p_idx],
+        }
+    )
+    pair_key = e_idx.astype(np.int64) * max(n_p, 1) + p_idx
+
+    def pair_of(e: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Pair number of each (enterprise code, metal code), −1 where the enterprise does not discharge it."""
+        key = e * max(n_p, 1) + p
+        pos = np.minimum(np.searchsorted(pair_key, key), max(len(pair_key) - 1, 0))
+        return np.where((len(pair_key) > 0) & (pair_key[pos] == key) & (p >= 0), pos, -1) if len(key) else key
+
+    # options, in the order of the table (phase-out closures appended, as build_inputs does). Big
+    # tables: full-length temporaries are made only for the kinds and columns present, and dropped
+    # once used, so that the peak stays near the size of the result.
+    n_o = len(options)
+    kind_code, kind_names = pd.factorize(options["kind"])
+    kind_names = np.asarray(kind_names, dtype=object)
+
+    def kind_labels() -> np.ndarray:
+        return kind_names[kind_code] if n_o else np.zeros(0, dtype=object)
+
+    o_ent = pd.Index(ids).get_indexer(options["enterprise"].astype(str))
+    fail("options: unknown enterprise", o_ent < 0, lambda: options["enterprise"].to_numpy())
+    fail("options: unknown kind", ~np.isin(kind_names, list(ACTIVITY_UNITS))[kind_code], kind_labels)
+
+    def of_kind(k: str) -> np.ndarray:
+        return kind_code == (list(kind_names).index(k) if k in kind_names else -2)
+
+    is_step, is_lin, is_tech, is_cut, is_ret = (
+        of_kind(k) for k in ("step", "linear", "technology", "output_cut", "retire")
+    )
+
+    def codes_of(col: str):
+        """A text column as (codes, distinct values as str); code −1 where missing or absent."""
+        if col not in options:
+            return np.broadcast_to(np.int64(-1), (n_o,)), np.zeros(0, dtype=object)
+        codes, uniques = pd.factorize(options[col])
+        return codes, np.asarray(uniques.astype(str), dtype=object)
+
+    def text(col: str) -> np.ndarray:
+        """A text column as an object array ('' where missing), through its distinct values."""
+        codes, uniques = codes_of(col)
+        values = np.append(uniques, "")
+        return values[np.where(codes < 0, len(values) - 1, codes)]
+
+    def numbers(col: str, default: float) -> np.ndarray:
+        """A numeric column (NaN where missing, then ``default``); a zero-stride view if absent."""
+        if col not in options:
+            return np.broadcast_to(np.float64(default), (n_o,))
+        x = pd.to_numeric(options[col], errors="coerce").to_numpy(dtype=float)
+        return x if np.isnan(default) else np.where(np.isnan(x), default, x)
+
+    p_codes, p_names = codes_of("pollutant")
+    o_pol = np.append(pd.Index(pollutants).get_indexer(p_names), -1)[p_codes]
+    del p_codes
+    fail("options: unknown pollutant", (is_step | is_lin) & (o_pol < 0), lambda: text("pollutant"))
+    any_lin, any_cut = bool(is_lin.any()), bool(is_cut.any())
+    quantity, cost = numbers("quantity", np.nan), numbers("cost", np.nan)
+    fail("options: step quantity must be > 0 and cost finite", is_step & ~((quantity > 0) & np.isfinite(cost)),
+         kind_labels)  # fmt: skip
+    fail("options: cost must be finite", (is_tech | is_ret) & ~np.isfinite(cost), kind_labels)
+    upper = np.where(is_step, quantity, 1.0)
+    del quantity
+    quad = np.zeros(n_o)
+    if any_lin:
+        slope, o_max = numbers("slope", np.nan), numbers("max", np.nan)
+        fail("options: linear slope must be finite and ≥ 0", is_lin & ~(np.isfinite(slope) & (slope >= 0)), kind_labels)
+        b_of = np.where(is_lin & (o_pol >= 0), base[o_ent, np.maximum(o_pol, 0)], 0.0)
+        upper = np.where(is_lin, np.where(np.isnan(o_max), b_of, np.minimum(o_max, b_of)), upper)
+        cost = np.where(is_lin, numbers("intercept", 0.0), cost)
+        quad = np.where(is_lin, slope, 0.0)
+        del slope, o_max, b_of
+    output = np.broadcast_to(np.float64(np.nan), (n_o,))
+    if any_cut:
+        o_out = numbers("output", np.nan)
+        output = np.where(np.isnan(o_out), ent.output.to_numpy()[o_ent], o_out)
+        margin, o_max = numbers("margin", np.nan), numbers("max", np.nan)
+        fail("options: output cut needs a margin and an output > 0", is_cut & ~(np.isfinite(margin) & (output > 0)),
+             kind_labels)  # fmt: skip
+        upper = np.where(is_cut, np.where(np.isnan(o_max), output, o_max), upper)
+        cost = np.where(is_cut, margin, cost)
+        del margin, o_max, o_out
+    fixed = np.where(is_tech, numbers("fixed_cost", 0.0), 0.0) if is_tech.any() else np.zeros(n_o)
+    # default names, from the few (kind, metal) combinations rather than per row
+    pol_names = np.array([*pollutants, ""], dtype=object)
+    defaults = np.array(
+        [["linear MAC " + p for p in pol_names], ["step " + p for p in pol_names], ["output cut"] * len(pol_names),
+         ["retirement"] * len(pol_names), [""] * len(pol_names)],
+        dtype=object,
+    )  # fmt: skip
+    pol_col = np.where(o_pol >= 0, o_pol, len(pollutants))
+    names = defaults[np.select([is_lin, is_step, is_cut, is_ret], [0, 1, 2, 3], 4), pol_col]
+    if "name" in options:
+        given = text("name")
+        names = np.where(given == "", names, given)
+        del given
+    fail("options: a technology needs a name", is_tech & (names == ""), kind_labels)
+    opt = pd.DataFrame(
+        {
+            "enterprise": ids[o_ent],
+            "ent": o_ent.astype(np.int64),
+            "kind": kind_labels(),
+            "name": names,
+            "pollutant": pol_names[np.where(is_step | is_lin, pol_col, len(pollutants))],
+            "upper": upper,
+            "cost": np.asarray(cost, dtype=float),
+            "quad": quad,
+            "fixed_cost": fixed,
+            "integer": is_ret,
+            "forced": np.zeros(n_o, dtype=bool),
+            "implicit": np.zeros(n_o, dtype=bool),
+        }
+    )
+    del upper, cost, quad, fixed, pol_col
+    closures = []
+    for eid in phase_out:
+        e = ent.index.get_loc(eid)
+        mine = np.flatnonzero(is_ret & (o_ent == e))
+        if len(mine):
+            opt.loc[mine[0], "forced"] = True
+        else:
+            closures.append(e)
+    if closures:
+        extra = pd.DataFrame(
+            {
+                "enterprise": ids[closures],
+                "ent": np.asarray(closures, dtype=np.int64),
+                "kind": "retire",
+                "name": "phase-out closure",
+                "pollutant": "",
+                "upper": 1.0,
+                "cost": 0.0,
+                "quad": 0.0,
+                "fixed_cost": 0.0,
+                "integer": True,
+                "forced": True,
+                "implicit": True,
+            }
+        )
+        opt = pd.concat([opt, extra], ignore_index=True)
+    # a technology that requires another: the option number of the prerequisite (−1 if none)
+    requires = np.full(len(opt), -1, dtype=np.int64)
+    if "requires" in options and options["requires"].notna().any():
+        req = text("requires")
+        tech_k = pd.Series(np.flatnonzero(is_tech), index=pd.MultiIndex.from_arrays([o_ent[is_tech], names[is_tech]]))
+        tech_k = tech_k[~tech_k.index.duplicated(keep="last")]
+        ask = np.flatnonzero(is_tech & (req != ""))
+        found = tech_k.reindex(pd.MultiIndex.from_arrays([o_ent[ask], req[ask]])).to_numpy()
+        requires[ask] = np.where(np.isnan(found), -1, found).astype(np.int64)
+    opt["requires"] = requires
+    opt.index.name = "option"
+    del names, requires
+
+    # abatement per unit of activity (kg/yr): 1 for steps and linear MACs; removal × baseline for a
+    # technology; baseline / output per tonne of output cut; the whole baseline for a closure
+    single_mask = is_step | is_lin
+    if single_mask.all():
+        pr = pair_of(o_ent, o_pol)
+        single = np.arange(n_o)
+    else:
+        single = np.flatnonzero(single_mask)
+        pr = pair_of(o_ent[single], o_pol[single])
+    found = pr >= 0
+    parts_o = [single if found.all() else single[found]]
+    parts_p = [pr if found.all() else pr[found]]
+    parts_k = [np.ones(len(parts_o[0]))]
+    del pr, single, found, single_mask
+    multi = np.concatenate([np.flatnonzero(~(is_step | is_lin)), np.arange(n_o, len(opt))])  # closures last
+    if len(multi):
+        e = opt.ent.to_numpy()[multi]
+        inside = multi < n_o
+        at = np.minimum(multi, n_o - 1)
+        k = np.where(inside, kind_names[kind_code[at]] if n_o else "retire", "retire")
+        out = np.where(inside, output[at], np.nan)
+        for i, p in enumerate(pollutants):
+            b = base[e, i]
+            removal = numbers(f"removal_{p}", 0.0)
+            fail(f"options: removal_{p} must be a share in [0, 1]", (removal < 0) | (removal > 1), kind_labels)
+            rem = np.where(inside, removal[at], 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                kg = np.select([k == "technology", k == "output_cut"], [rem * b, b / out], b)
+            pr = pair_of(e, np.full(len(multi), i))
+            keep = (pr >= 0) & (kg > 0)
+            parts_o.append(multi[keep])
+            parts_p.append(pr[keep])
+            parts_k.append(kg[keep])
+    o_all, p_all, k_all = (np.concatenate(x) if len(x) > 1 else x[0] for x in (parts_o, parts_p, parts_k))
+    del parts_o, parts_p, parts_k
+    if len(o_all) > 1 and not (np.diff(o_all) >= 0).all():
+        order = np.argsort(o_all, kind="stable")
+        o_all, p_all, k_all = o_all[order], p_all[order], k_all[order]
+    coef = pd.DataFrame(
+        {"option": o_all.astype(np.int64, copy=False), "pair": p_all.astype(np.int64, copy=False),
+         "kg_per_unit": k_all.astype(float, copy=False)}
+    )  # fmt: skip
+    del o_all, p_all, k_all
+
+    # caps: members and totals with numpy, one row per cap and period
+    emits = base > 0
+    rows = []
+    for i, rec in enumerate(caps.to_dict("records")):
+        spec = {k: v for k, v in rec.items() if v is not None and not (isinstance(v, float) and np.isnan(v))}
+        c = Cap(**spec)
+        if c.pollutant not in pol_code:
+            raise EmtradeError(f"caps row {i + 1}: pollutant {c.pollutant!r} is not one of {', '.join(pollutants)}")
+        p = pol_code[c.pollutant]
+        mask = emits[:, p].copy()
+        if c.sector is not None:
+            mask &= sector == c.sector
+        if c.zone is not None:
+            mask &= ent.zone.to_numpy(dtype=object) == c.zone
+        members = np.flatnonzero(mask)
+        b = base[members, p]
+        scope_base = float(np.cumsum(b)[-1]) if len(b) else 0.0  # summed in order, as build_inputs does
+        total = c.total if c.total is not None else (1.0 - c.reduction) * scope_base
+        for t in [c.period] if c.period is not None else periods:
+            rows.append(
+                {
+                    "cap": c.id or f"cap{i + 1}",
+                    "pollutant": c.pollutant,
+                    "pol": p,
+                    "period": t,
+                    "sector": c.sector or "",
+                    "zone": c.zone or "",
+                    "total": float(total),
+                    "baseline": scope_base,
+                    "role": c.role,
+                    "members": members,
+                    "order": i,
+                }
+            )
+    cap_cols = ["cap", "pollutant", "pol", "period", "sector", "zone", "total", "baseline", "role", "members", "order"]
+    cap_df = pd.DataFrame(rows, columns=cap_cols)
+    if not cap_df.empty:
+        cap_df["role"] = _resolve_roles(cap_df)
+
+    # no firm limits or receptors on this route: the same empty tables as build_inputs
+    from types import SimpleNamespace
+
+    none = SimpleNamespace(spec=SimpleNamespace(enterprises=[], limits=[], receptors=[], transfer=[]))
+    limits = _expand_limits(none, {}, periods)
+    receptors, transfer = _expand_receptors(none, ent.iloc[:0], {}, periods)
+    return Inputs(
+        name=name,
+        enterprises=ent,
+        pollutants=pollutants,
+        periods=periods,
+        pairs=pairs,
+        options=opt,
+        coef=coef,
+        caps=cap_df,
+        phase_out=list(phase_out),
+        given_allocation=pd.Series({}, dtype=float),
+        limits=limits,
+        receptors=receptors,
+        transfer=transfer,
+    )
+
+
+def _resolve_roles(caps: pd.DataFrame) -> np.ndarray:
+    """'auto' roles as in :func:`_expand_caps`: per (pollutant, period), larger scopes first, allocate
+    unless the cap crosses an allocating cap already chosen. Member sets compared as sorted arrays."""
+    roles = caps.role.to_numpy(dtype=object).copy()
+    for _, idx in caps.groupby(["pollutant", "period"], sort=False).groups.items():
+        idx = sorted(idx, key=lambda k: (-len(caps.at[k, "members"]), caps.at[k, "order"]))
+        chosen = [caps.at[k, "members"] for k in idx if roles[k] == "allocate"]
+        for k in idx:
+            if roles[k] != "auto":
+                continue
+            m = caps.at[k, "members"]
+            laminar = True
+            for o in chosen:
+                common = len(np.intersect1d(m, o, assume_unique=True))
+                if not (common == len(m) or common == len(o) or common == 0):
+                    laminar = False
+                    break
+            roles[k] = "allocate" if laminar else "limit"
+            if laminar:
+                chosen.append(m)
+    return roles

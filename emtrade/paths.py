@@ -35,7 +35,12 @@ def bundled_scenario(name: str = DEFAULT_SCENARIO) -> Path:
 
 
 def bundled_scenarios() -> list[str]:
-    """Names of the bundled scenarios."""
+    """Names of the bundled scenarios.
+
+    >>> names = bundled_scenarios()
+    >>> "xiangtan" in names and "textbook/fox_river" in names
+    True
+    """
     root = scenarios_root()
     names = []
     for path in sorted(root.rglob("*.yaml")):

@@ -33,6 +33,8 @@ from emtrade.errors import InfeasibleError, SolverError
 from emtrade.model.problem import Problem
 
 FEAS_TOL = 1e-7
+#: 'auto' solves a continuous LP with at least this many columns by interior point (see HighsBackend.run)
+IPM_MIN_COLUMNS = 5_000
 _BANNER_SHOWN = False
 
 
@@ -43,6 +45,7 @@ class SolveOptions:
     backend: str = "highs"
     price_intervals: bool = True
     fast_path: str = "auto"  # 'auto' | 'on' | 'off': see emtrade.fastpath
+    method: str = "auto"  # 'auto' | 'simplex' | 'ipm': HiGHS's algorithm for a continuous LP's first solve
     max_oa_iterations: int = 60
 
 
@@ -119,6 +122,7 @@ class HighsBackend:
         self.options = options
         self.arrays = arrays
         self._mip = bool(arrays["col_integer"].any())
+        self._runs = 0
         self._load(arrays)
 
     def _load(self, a: dict) -> None:
@@ -179,12 +183,32 @@ class HighsBackend:
             self.h.changeColsIntegrality(len(idx), idx, np.array([self.hs.HighsVarType.kContinuous] * len(idx)))
             self._mip = len(idx) < int(self.arrays["col_integer"].sum())
 
-    def run(self) -> _Run:
+    def _first_solve_by_ipm(self) -> bool:
+        """Interior point (presolve off, crossover on) for the first solve of a big continuous LP.
+
+        A market row couples every option of the market: one dense row over thousands of columns,
+        on which dual simplex (HiGHS's default for LPs) pivots through every option in turn; with
+        presolve it was 100× slower than interior point at 10⁴ firms (issue 6's measurements).
+        Crossover leaves an optimal basis, so the re-solves that follow (price intervals, MIP
+        prices) run warm by simplex. QPs and MIPs keep HiGHS's own choice (its QP solver is an
+        active-set method; branch and cut chooses per node).
+        """
+        method = self.options.method
+        if self._runs or method == "simplex" or self._mip or (self.arrays["col_quad"] != 0).any():
+            return False
+        return method == "ipm" or len(self.arrays["col_cost"]) >= IPM_MIN_COLUMNS
+
+    def run(self, time_limit: float | None = None) -> _Run:
+        """Solve (warm from the last basis); ``time_limit`` caps this call below the run's own limit."""
         h, hs = self.h, self.hs
-        if self.options.time_limit:
-            h.setOptionValue("time_limit", float(self.options.time_limit))
+        limits = [t for t in (self.options.time_limit, time_limit) if t]
+        h.setOptionValue("time_limit", float(min(limits)) if limits else float("inf"))
         h.setOptionValue("mip_rel_gap", float(self.options.mip_gap))
+        ipm = self._first_solve_by_ipm()
+        h.setOptionValue("solver", "ipm" if ipm else "choose")
+        h.setOptionValue("presolve", "off" if ipm else "choose")
         h.run()
+        self._runs += 1
         ms = h.getModelStatus()
         info = h.getInfo()
         MS = hs.HighsModelStatus
@@ -241,7 +265,7 @@ class PyomoBackend:
     def make_continuous(self, idx) -> None:
         self.arrays["col_integer"][idx] = False
 
-    def run(self) -> _Run:
+    def run(self, time_limit: float | None = None) -> _Run:
         from emtrade.model.pyomo_model import solve_arrays_with_pyomo
 
         return solve_arrays_with_pyomo(self.arrays, self.options)
@@ -262,7 +286,16 @@ def solve_problem(problem: Problem, options: SolveOptions, interval_rows: np.nda
 
     Raises :class:`InfeasibleError` if no feasible point exists and :class:`SolverError` if the
     solver stops without one (a time limit hit before the first feasible point).
+
+    Separable problems (independent markets of one-metal options, see :mod:`emtrade.fastpath`) are
+    cleared exactly by merit order instead (path 'merit-order'): with ``fast_path='on'``, or with
+    'auto' on the default backend ('highs'; an explicit ``backend='pyomo'`` keeps the LP).
     """
+    if options.fast_path == "on" or (options.fast_path == "auto" and options.backend == "highs"):
+        from emtrade import fastpath
+
+        if options.fast_path == "on" or fastpath.is_separable(problem):
+            return fastpath.solve_separable(problem, interval_rows if options.price_intervals else None)
     t0 = time.perf_counter()
     arrays = problem.arrays()
     integer = np.flatnonzero(arrays["col_integer"])
@@ -304,7 +337,11 @@ def solve_problem(problem: Problem, options: SolveOptions, interval_rows: np.nda
     low = high = None
     if options.price_intervals and interval_rows is not None and len(interval_rows) and run.status == "optimal":
         t2 = time.perf_counter()
-        low, high = _price_intervals(backend, arrays, x, shadow, np.asarray(interval_rows, dtype=int), problem)
+        budget = max(2.0, 20.0 * timings["continuous"])
+        low, high, interval_notes = _price_intervals(
+            backend, arrays, x, shadow, np.asarray(interval_rows, dtype=int), problem, options, budget
+        )
+        notes.extend(interval_notes)
         timings["intervals"] = time.perf_counter() - t2
     if status == "optimal" and mip_gap is not None and mip_gap > 1e-6:
         # stopped within the requested gap, not proven optimal: say so
@@ -341,8 +378,14 @@ def _clip_to_bounds(x: np.ndarray, a: dict) -> np.ndarray:
     return np.minimum(np.maximum(x, a["col_lower"]), a["col_upper"])
 
 
-def _price_intervals(backend, a: dict, x: np.ndarray, shadow: np.ndarray, rows: np.ndarray, problem: Problem):
-    """[low, high] of each row's shadow price over all optimal duals (see the module docstring)."""
+def _price_intervals(backend, a: dict, x: np.ndarray, shadow: np.ndarray, rows: np.ndarray, problem: Problem,
+                     options: SolveOptions, budget: float):  # fmt: skip
+    """[low, high] of each row's shadow price over all optimal duals (see the module docstring).
+
+    Each re-solve is capped at ``budget`` seconds; one that the warm solver cannot finish (HiGHS's QP
+    solver can cycle on degenerate problems) is tried once more from scratch, and a row whose
+    interval still cannot be found keeps the point price, with a note.
+    """
     A = a["A"].tocsr()
     Acsc = a["A"].tocsc()
     activity = A @ x
@@ -353,10 +396,12 @@ def _price_intervals(backend, a: dict, x: np.ndarray, shadow: np.ndarray, rows: 
     binding = slack <= tol
     low = np.full(len(upper), np.nan)
     high = np.full(len(upper), np.nan)
+    notes: list[str] = []
     with np.errstate(invalid="ignore"):  # infinite bounds: inf − inf is no concern here
         above = np.where(np.isfinite(lo_b), x > lo_b + 1e-7 * np.maximum(1, np.abs(lo_b)), True)
         below = np.where(np.isfinite(up_b), x < up_b - 1e-7 * np.maximum(1, np.abs(up_b)), True)
     interior = above & below
+    probe = _Probe(backend, a, options, budget)
     for r in rows:
         price = max(shadow[r], 0.0)
         if not binding[r]:
@@ -365,20 +410,47 @@ def _price_intervals(backend, a: dict, x: np.ndarray, shadow: np.ndarray, rows: 
         if _pinned(r, A, Acsc, interior, binding):
             low[r] = high[r] = price
             continue
-        scale = max(
-            1.0,
-            abs(upper[r]),
-            float(np.abs(A.data[A.indptr[r] : A.indptr[r + 1]] * x[A.indices[A.indptr[r] : A.indptr[r + 1]]]).sum()),
-        )
-        hi = _one_sided(backend, r, a["row_lower"][r], upper[r], -1e-6 * scale, quadratic=problem.is_qp)
-        lo = _one_sided(backend, r, a["row_lower"][r], upper[r], 1e-6 * scale, quadratic=problem.is_qp)
-        backend.set_row_bounds([r], [a["row_lower"][r]], [upper[r]])
+        scale = max(1.0, abs(upper[r]), float(np.abs(A.data[A.indptr[r] : A.indptr[r + 1]]
+                                                    * x[A.indices[A.indptr[r] : A.indptr[r + 1]]]).sum()))
+        try:
+            hi = _one_sided(probe, r, a["row_lower"][r], upper[r], -1e-6 * scale, quadratic=problem.is_qp)
+            lo = _one_sided(probe, r, a["row_lower"][r], upper[r], 1e-6 * scale, quadratic=problem.is_qp)
+        except SolverError:
+            low[r] = high[r] = price
+            notes.append(f"the price interval of row {r} could not be computed (the solver did not finish); "
+                         "the point price is reported")
+            continue
+        finally:
+            probe.restore(r, a["row_lower"][r], upper[r])
         high[r] = np.inf if hi is None else max(hi, price)
         low[r] = 0.0 if lo is None else min(max(lo, 0.0), price)
-    return low, high
+    return low, high, notes
 
 
-def _one_sided(backend, r: int, lower: float, upper: float, step: float, *, quadratic: bool) -> float | None:
+class _Probe:
+    """Re-solves with one row bound moved: warm on the persistent backend, cold if that fails."""
+
+    def __init__(self, backend, arrays: dict, options: SolveOptions, budget: float):
+        self.backend, self.arrays, self.options, self.budget = backend, arrays, options, budget
+
+    def dual(self, r: int, lower: float, upper: float) -> float | None:
+        self.backend.set_row_bounds([r], [lower], [upper])
+        run = self.backend.run(time_limit=self.budget)
+        if run.status not in ("optimal", "infeasible") or (run.status == "optimal" and run.row_dual is None):
+            cold = {**self.arrays, "row_upper": self.arrays["row_upper"].copy()}
+            cold["row_upper"][r] = upper
+            run = _backend(cold, self.options).run(time_limit=self.budget)
+        if run.status == "infeasible":
+            return None
+        if run.status != "optimal" or run.row_dual is None:
+            raise SolverError(f"re-solving for the price interval of row {r} ended with status {run.status}")
+        return float(-run.row_dual[r])
+
+    def restore(self, r: int, lower: float, upper: float) -> None:
+        self.backend.set_row_bounds([r], [lower], [upper])
+
+
+def _one_sided(probe: _Probe, r: int, lower: float, upper: float, step: float, *, quadratic: bool) -> float | None:
     """The dual of row r just beside its bound, on the side of ``step`` (None: infeasible there).
 
     Within one piece of the value function the dual is constant (LP) or affine in the bound (QP,
@@ -388,10 +460,10 @@ def _one_sided(backend, r: int, lower: float, upper: float, step: float, *, quad
     for attempt in range(4):
         d = step * 10**attempt
         try:
-            p1 = _dual_at(backend, r, lower, upper + d)
+            p1 = probe.dual(r, lower, upper + d)
             if p1 is None or not quadratic:
                 return p1
-            p2 = _dual_at(backend, r, lower, upper + 2 * d)
+            p2 = probe.dual(r, lower, upper + 2 * d)
             return p1 if p2 is None else 2 * p1 - p2
         except SolverError:
             if attempt == 3:
@@ -412,16 +484,6 @@ def _pinned(r: int, A, Acsc, interior: np.ndarray, binding: np.ndarray) -> bool:
         if all(rr == r or not binding[rr] for rr in rows_j):
             return True
     return False
-
-
-def _dual_at(backend, r: int, lower: float, upper: float) -> float | None:
-    backend.set_row_bounds([r], [lower], [upper])
-    run = backend.run()
-    if run.status == "infeasible":
-        return None
-    if run.status != "optimal" or run.row_dual is None:
-        raise SolverError(f"re-solving for the price interval of row {r} ended with status {run.status}")
-    return float(-run.row_dual[r])
 
 
 def _outer_approximation(a: dict, integer: np.ndarray, options: SolveOptions):

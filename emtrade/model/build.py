@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from emtrade.allocation import Allocation
+from emtrade.allocation import Allocation, pair_lookup
 from emtrade.inputs import Inputs
 from emtrade.model.problem import Problem
 from emtrade.policy import Policy, discount_array
@@ -80,7 +80,7 @@ def build_model(inputs: Inputs, allocation: Allocation, policy: Policy) -> Built
     define_adoption(prob, inputs, activity.start, delta)
     define_precedence(prob, inputs, activity.start)
     define_abatement_limit(prob, inputs, K, activity.start)
-    weight = np.tile(np.array([policy.weight(p) for p in inputs.pairs.pollutant], dtype=float), n_t)
+    weight = np.tile(by_pollutant(inputs, policy.weight, float), n_t)
     built = Built(
         prob,
         inputs,
@@ -100,6 +100,30 @@ def build_model(inputs: Inputs, allocation: Allocation, policy: Policy) -> Built
     define_firm_limits(built, activity.start)
     define_receptors(built, activity.start)
     return built
+
+
+def map_distinct(values, f, dtype) -> np.ndarray:
+    """``np.array([f(v) for v in values], dtype)``, calling f once per distinct value rather than per row."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values)
+    return np.array([f(u) for u in uniques], dtype=dtype)[codes] if len(codes) else np.zeros(0, dtype=dtype)
+
+
+def by_pollutant(inputs: Inputs, f, dtype) -> np.ndarray:
+    """``[f(p) for p in inputs.pairs.pollutant]``, with f called once per metal (through the pairs' metal codes)."""
+    pol = inputs.pairs.pol.to_numpy(dtype=np.int64)
+    table = np.zeros(len(inputs.pollutants), dtype=dtype)
+    for k in np.flatnonzero(np.bincount(pol, minlength=len(inputs.pollutants))):
+        table[k] = f(inputs.pollutants[k])
+    return table[pol]
+
+
+def factorize_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+    """``pd.factorize`` of the pairs (a_i, b_i) (codes in order of first appearance), without a tuple per row."""
+    ca, ua = pd.factorize(a, sort=False)
+    cb, ub = pd.factorize(b, sort=False)
+    codes, first = pd.factorize(ca.astype(np.int64) * max(len(ub), 1) + cb, sort=False)
+    nb = max(len(ub), 1)
+    return codes, [(ua[k // nb], ub[k % nb]) for k in first]
 
 
 def define_activity(prob: Problem, inputs: Inputs, delta: np.ndarray):
@@ -270,7 +294,7 @@ def define_markets(built: Built, act0: int) -> None:
     n_pairs, n_t = len(inputs.pairs), len(inputs.periods)
     periods = np.array(inputs.periods, dtype=object)
     group = market_groups(inputs, pol.scope)
-    commodity = np.array([pol.commodity(p) for p in inputs.pairs.pollutant], dtype=object)
+    commodity = by_pollutant(inputs, pol.commodity, object)
     covered = ~np.isnan(built.supply)
     keys: list[tuple] = []
     market_of = np.full(n_pairs * n_t, -1, dtype=np.int64)
@@ -278,7 +302,7 @@ def define_markets(built: Built, act0: int) -> None:
         idx = np.flatnonzero(covered[:, t])
         if len(idx) == 0:
             continue
-        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([group[idx], commodity[idx]]), sort=False)
+        codes, uniques = factorize_pairs(group[idx], commodity[idx])
         market_of[t * n_pairs + idx] = len(keys) + codes
         keys.extend((g, c, periods[t], t) for g, c in uniques)
     built.market_of = market_of
@@ -569,7 +593,7 @@ def define_caps(built: Built, act0: int) -> pd.DataFrame:
         return caps
     n_pairs = len(inputs.pairs)
     market_of = built.market_of
-    pair_code = {(int(e), int(p)): k for k, (e, p) in enumerate(zip(inputs.pairs.ent, inputs.pairs.pol, strict=True))}
+    pair_of = pair_lookup(inputs)
     period_pos = {t: i for i, t in enumerate(inputs.periods)}
     pol_of_pt = np.tile(inputs.pairs.pol.to_numpy(), len(inputs.periods))
     covered_pts = np.flatnonzero(market_of >= 0)
@@ -583,7 +607,7 @@ def define_caps(built: Built, act0: int) -> pd.DataFrame:
     for k in caps.index:
         t = period_pos[caps.at[k, "period"]]
         pol = int(caps.at[k, "pol"])
-        pts = t * n_pairs + np.array([pair_code[(int(e), pol)] for e in caps.at[k, "members"]], dtype=np.int64)
+        pts = t * n_pairs + pair_of(caps.at[k, "members"], pol)
         ms = market_of[pts]
         feeding.append(np.unique(ms[ms >= 0]))
         if len(pts) and (ms >= 0).all():

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from emtrade.allocation import pair_lookup
 from emtrade.inputs import ACTIVITY_UNITS
-from emtrade.model.build import Built
+from emtrade.model.build import Built, by_pollutant
 from emtrade.registry import METALS
 from emtrade.solve import Solution
 
@@ -66,7 +67,7 @@ def read_outcome(built: Built, sol: Solution) -> Outcome:
     integer = np.tile(opt.integer.to_numpy(dtype=bool), n_t)
     adopted |= np.where(integer, v > 0.5, v > 1e-9)
     # attribute each option's cost to the pairs it abates, by pollution equivalents removed
-    weights = np.array([METALS[p].weight if p in METALS else 1.0 for p in inputs.pairs.pollutant], dtype=float)
+    weights = by_pollutant(inputs, lambda p: METALS[p].weight if p in METALS else 1.0, float)
     pe = sp.diags(np.tile(weights, n_t)) @ built.K @ sp.diags(v)  # (pairT × optT) PE removed
     pe = pe.tocsc()
     share_total = np.asarray(pe.sum(axis=0)).ravel()
@@ -234,14 +235,12 @@ def _read_caps(built: Built, sol: Solution, emissions: np.ndarray, markets: pd.D
     if caps.empty:
         return caps.assign(emissions=pd.Series(dtype=float), shadow_price=pd.Series(dtype=float))
     n_pairs = len(inputs.pairs)
-    pair_code = {(int(e), int(p)): k for k, (e, p) in enumerate(zip(inputs.pairs.ent, inputs.pairs.pol, strict=True))}
+    pair_of = pair_lookup(inputs)
     em_cap, shadow_cap = [], []
     cap_rows = prob.rows.get("cap")
     for k in caps.index:
         t = inputs.periods.index(caps.at[k, "period"])
-        pts = t * n_pairs + np.array(
-            [pair_code[(int(e), int(caps.at[k, "pol"]))] for e in caps.at[k, "members"]], dtype=np.int64
-        )
+        pts = t * n_pairs + pair_of(caps.at[k, "members"], int(caps.at[k, "pol"]))
         em_cap.append(float(emissions[pts].sum()))
         r = int(caps.at[k, "row"])
         if r >= 0 and cap_rows is not None:

@@ -79,7 +79,17 @@ class Scenario:
         return list(self.spec.periods) if self.spec.periods else ["1"]
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
-        """A new scenario with dotted keys replaced (``{'trading.scope': 'none', 'caps.0.total': 90}``)."""
+        """A new scenario with dotted keys replaced (``{'trading.scope': 'none', 'caps.0.total': 90}``).
+
+        The keys are those of the scenario file (a row of a table by its number); the result is
+        validated like a file, so a typo is an error.
+
+        >>> from emtrade import load_scenario, bundled_scenario
+        >>> sc = load_scenario(bundled_scenario("textbook/fox_river"))
+        >>> tighter = sc.with_overrides({"caps.0.total": 150, "allocation.method": "grandfathering"})
+        >>> tighter.spec.caps[0].total, tighter.spec.allocation.method, sc.spec.caps[0].total
+        (150.0, 'grandfathering', 160.0)
+        """
         raw = copy.deepcopy(self.raw)
         for dotted, value in overrides.items():
             _set_dotted(raw, dotted, value, self.display)

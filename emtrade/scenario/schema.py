@@ -442,8 +442,14 @@ class SolverOptions(_Strict):
     )
     fast_path: Literal["auto", "on", "off"] = Field(
         "auto",
-        description="Clear separable markets (independent markets of one-metal linear or step MACs) by an exact "
-        "merit-order price search instead of the LP: 'auto' where it applies, 'on' to insist, 'off' never.",
+        description="Clear separable markets (independent markets of one-metal linear or step MACs, banking "
+        "allowed but not borrowing) by an exact merit-order price search instead of the LP: 'auto' where it "
+        "applies, 'on' to insist, 'off' never.",
+    )
+    method: Literal["auto", "simplex", "ipm"] = Field(
+        "auto",
+        description="HiGHS's algorithm for the first solve of a continuous LP: 'auto' takes interior point "
+        "(presolve off, crossover on) from 5,000 columns and simplex below; QPs and MIPs keep HiGHS's choice.",
     )
 
 
