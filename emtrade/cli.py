@@ -168,7 +168,7 @@ def compare(runs, out, lang, names, images, allow_outside):
     every run with their differences from the first, the permit prices, and every chart of the
     report with the scenarios side by side or overlaid; it works offline.
     """
-    from emtrade.compare import compare as compare_runs
+    from emtrade.comparison import compare as compare_runs
 
     name_list = [n.strip() for n in names.split(",")] if names else None
     cmp = compare_runs(*runs, names=name_list, allow_outside=allow_outside)
@@ -216,8 +216,8 @@ def sweep(scenario, out, set_, samples, seed, workers, scheduler, dask_local, no
     do not depend on the engine or the number of workers. The guide: docs/sweep.md.
     """
     from emtrade.scenario import load_scenario
-    from emtrade.sweep import parse_set
-    from emtrade.sweep import sweep as run_sweep
+    from emtrade.sweeps import parse_set
+    from emtrade.sweeps import sweep as run_sweep
 
     grid = parse_set(set_)
     path = _resolve_scenario(scenario)
