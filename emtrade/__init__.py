@@ -5,7 +5,9 @@ The public API, for notebooks and scripts:
 - :func:`load_scenario` reads and validates a scenario (YAML + CSV, or a dict);
 - :func:`simulate` runs it: the market outcome and the command-and-control comparison;
 - :class:`Results` holds the tidy tables of a run (``.enterprises``, ``.prices``, ``.summary``...);
-- :func:`bundled_scenario` gives the path of a scenario shipped with emtrade.
+- :func:`bundled_scenario` gives the path of a scenario shipped with emtrade;
+- :func:`compare` collects runs (results, results folders, scenarios) for side-by-side statistics,
+  charts and a comparison page (:mod:`emtrade.statistics`, :mod:`emtrade.plots`).
 
 Heavy modules (pyomo, HiGHS, plotly) are imported only when a function needs them.
 """
@@ -19,11 +21,11 @@ from emtrade.paths import bundled_scenario, bundled_scenarios
 from emtrade.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
-    from emtrade.compare import compare
+    from emtrade.comparison import compare
     from emtrade.orders import clear_orders
     from emtrade.pipeline import simulate
     from emtrade.results import Results
-    from emtrade.sweep import sweep
+    from emtrade.sweeps import sweep
 
 __all__ = [
     "Results",
@@ -41,8 +43,8 @@ _LAZY = {
     "simulate": "emtrade.pipeline",
     "Results": "emtrade.results",
     "clear_orders": "emtrade.orders",
-    "compare": "emtrade.compare",
-    "sweep": "emtrade.sweep",
+    "compare": "emtrade.comparison",
+    "sweep": "emtrade.sweeps",
 }
 
 

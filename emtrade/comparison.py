@@ -1,11 +1,17 @@
 """Comparing runs: a named collection of results, its statistics, charts and comparison page.
 
 >>> import emtrade
->>> cmp = emtrade.compare("textbook/intercept", "textbook/fox_river")      # doctest: +SKIP
->>> cmp.headline()                # one row per headline number, one column per scenario, Δ from the first
->>> emtrade.statistics.costs(cmp) # any statistic, with a leading ``scenario`` column
->>> cmp.figures()["prices"]       # any chart, scenarios side by side
->>> cmp.to_html("compare.html")   # the page that ``emtrade compare`` writes
+>>> cmp = emtrade.compare("textbook/intercept", "textbook/fox_river")
+>>> list(cmp)
+['Two firms, MAC with an intercept', 'Fox River phosphorus (Callan & Thomas)']
+>>> table = cmp.headline()        # one row per headline number, one column per scenario, Δ from the first
+>>> costs = emtrade.statistics.costs(cmp)   # any statistic, with a leading ``scenario`` column
+>>> figure = cmp.figures()["prices"]        # any chart, scenarios side by side
+>>> import tempfile, pathlib
+>>> with tempfile.TemporaryDirectory() as folder:  # the page that ``emtrade compare`` writes
+...     page = cmp.to_html(pathlib.Path(folder) / "compare.html")
+...     page.name
+'compare.html'
 
 A collection is a read-only mapping of scenario name to :class:`~emtrade.results.Results`; every
 function of :mod:`emtrade.statistics` and :mod:`emtrade.plots` accepts it.
@@ -14,8 +20,6 @@ function of :mod:`emtrade.statistics` and :mod:`emtrade.plots` accepts it.
 from __future__ import annotations
 
 import os
-import sys
-import types
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -138,6 +142,13 @@ def compare(*items: Any, names: list[str] | None = None, allow_outside: bool = F
     such as ``"xiangtan"``, a mapping or a Scenario) are run first, with ``solver_overrides``. A
     single mapping of names to any of these is accepted too. Scenario names come from the runs
     (``names`` overrides them); where two runs share a name, the file or folder name tells them apart.
+
+    >>> from emtrade import compare
+    >>> cmp = compare("textbook/price_ceiling", "textbook/rubin_banking", names=["ceiling", "banking"])
+    >>> cmp
+    Comparison(ceiling, banking)
+    >>> [float(cmp[name].summary["total_cost"]) for name in cmp]
+    [1250.0, 2762.5]
     """
     from emtrade.results import Results
 
@@ -182,13 +193,3 @@ def unique_names(names: list[str], hints: list[str]) -> list[str]:
         out.append(candidate)
     return out
 
-
-class _CallableModule(types.ModuleType):
-    """``emtrade.compare`` is both this module and its function: importing the module binds the name
-    ``compare`` on the package to the module, so the module itself calls :func:`compare`."""
-
-    def __call__(self, *items: Any, **kwargs: Any) -> Comparison:
-        return compare(*items, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -391,6 +391,32 @@ def clear_orders(
     ------
     ScenarioError
         Every problem of the book at once, each naming the file, line (or row) and column.
+
+    Examples
+    --------
+    A call market: the bid at 30 meets the ask at 20, the bid at 25 the ask at 25; the bid at 20 finds
+    no ask left. Two kg trade, and 25 is the only price that clears the book:
+
+    >>> from emtrade import clear_orders
+    >>> book = [
+    ...     {"id": "b1", "side": "bid", "quantity": 1, "price": 30},
+    ...     {"id": "b2", "side": "bid", "quantity": 1, "price": 25},
+    ...     {"id": "b3", "side": "bid", "quantity": 1, "price": 20},
+    ...     {"id": "s1", "side": "ask", "quantity": 1, "price": 25},
+    ...     {"id": "s2", "side": "ask", "quantity": 1, "price": 20},
+    ... ]
+    >>> r = clear_orders(book)
+    >>> r.price, r.price_low, r.price_high, r.volume
+    (25.0, 25.0, 25.0, 2.0)
+    >>> r.filled
+    {'b1': 1.0, 'b2': 1.0, 'b3': 0.0, 's1': 1.0, 's2': 1.0}
+
+    A uniform-price auction of 1.5 kg of the same bids: the highest rejected bid sets the price.
+
+    >>> bids = [o for o in book if o["side"] == "bid"]
+    >>> r = clear_orders(bids, supply=1.5)
+    >>> r.price, r.volume, r.filled
+    (25.0, 1.5, {'b1': 1.0, 'b2': 0.5, 'b3': 0.0})
     """
     book, source, sides, problems = _read_book(orders)
     q_supply, p1 = _check_number("supply", supply, strictly_positive=True)

@@ -900,6 +900,11 @@ def prices_chart(res, lang: str = "en") -> go.Figure:
     Several periods: one view per metal (drop-down), one line per market (a collection: one dash
     style per scenario), the bank (kg) as bars on a second axis where the run banks. One period:
     one bar per market with the price interval as error bars (a collection: scenarios side by side).
+
+    >>> from emtrade import bundled_scenario, plots, simulate
+    >>> fig = plots.prices_chart(simulate(bundled_scenario("textbook/rubin_banking")))
+    >>> [(trace.type, list(trace.y)) for trace in fig.data]
+    [('scatter', [50.0, 55.0]), ('bar', [30.0, 0.0])]
     """
     lab = Labels(res, lang)
     title = text(lang, "prices_title")

@@ -1,7 +1,7 @@
 """Statistics: tidy DataFrames derived from :class:`~emtrade.results.Results`, the input of every plot.
 
 Every function takes one run (a ``Results``) or a collection of runs (a mapping of scenario name to
-``Results``, such as :class:`emtrade.compare.Comparison`) and returns a tidy DataFrame. For a
+``Results``, such as :class:`emtrade.comparison.Comparison`) and returns a tidy DataFrame. For a
 collection the frames of the runs are stacked with a leading ``scenario`` column, in the order of
 the collection: a comparison is the same statistic with a ``scenario`` level.
 
@@ -101,6 +101,16 @@ def costs(res, by: str = "sector") -> pd.DataFrame:
     Columns: ``by``, period, abatement_cost, permit_cost (negative: net sales), net_cost
     (= abatement + permit cost), cac_cost (abatement cost under command-and-control), savings
     (= cac_cost − net_cost), all CNY/yr; plus penalty, fee (CNY/yr) where the run has them.
+
+    The intercept example: firm 1 abates 80 (cost 3,200) and sells 30 permits at 80; firm 2 abates 20
+    (cost 60·20 + 20²/2 = 1,400) and buys them.
+
+    >>> from emtrade import bundled_scenario, simulate, statistics
+    >>> res = simulate(bundled_scenario("textbook/intercept"))
+    >>> statistics.costs(res, by="enterprise")[["enterprise", "abatement_cost", "permit_cost", "net_cost"]]
+      enterprise  abatement_cost  permit_cost  net_cost
+    0         F1          3200.0      -2400.0     800.0
+    1         F2          1400.0       2400.0    3800.0
     """
     _check_by(by)
     firms = res.firms
@@ -121,6 +131,11 @@ def savings(res) -> pd.DataFrame:
     Columns: period (``"total"`` for the sum), cost (abatement cost with trading), cac_cost
     (abatement cost under command-and-control), savings (CNY/yr) and savings_share (savings / cac_cost,
     NaN where the CAC cost is not positive). Permit payments are transfers and are not costs here.
+
+    >>> from emtrade import bundled_scenario, simulate, statistics
+    >>> res = simulate(bundled_scenario("textbook/fox_river"))
+    >>> statistics.savings(res).set_index("period").loc["total"].to_dict()
+    {'cost': 420.0, 'cac_cost': 560.0, 'savings': 140.0, 'savings_share': 0.25}
     """
     e = res.enterprises
     g = e.groupby("period", sort=False).agg(

@@ -337,7 +337,7 @@ def test_help_and_validate_do_not_import_plotly():
         "        main(args, standalone_mode=False)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "import emtrade.statistics, emtrade.plots, emtrade.report, emtrade.compare\n"
+        "import emtrade.statistics, emtrade.plots, emtrade.report, emtrade.comparison\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('plotly', 'kaleido'))\n"
         "print('PLOTLY:', bad)\n"
     )
