@@ -227,21 +227,21 @@ def _num(v, fmt="{:.3g}") -> str:
     return fmt.format(v)
 
 
+def _cells(r: dict) -> tuple[str, list[str], str, str]:
+    """N, the build/solve/total/peak cells, the ratios and the note of one row, as text."""
+    ratios = ", ".join(f"{k} {v:.2f}" for k, v in (r.get("ratios") or {}).items())
+    n = f"{r['n']:.0e}" if r.get("n") else "-"
+    cells = [_num(r.get(k)) for k in ("build_s", "solve_s", "total_s")] + [_num(r.get("peak_mib"), "{:.0f}")]
+    return n, cells, ratios, r.get("note", "")
+
+
 def format_table(rows: list[dict]) -> str:
     head = f"{'case':<9} {'N':>8} {'method':<26} {'build s':>9} {'solve s':>9} {'total s':>9} {'peak MiB':>9}  ratios"
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.get("case") == "sweep":
             continue
-        ratios = ", ".join(f"{k} {v:.2f}" for k, v in (r.get("ratios") or {}).items())
-        note = r.get("note", "")
-        n = f"{r['n']:.0e}" if r.get("n") else "-"
-        cells = [
-            _num(r.get("build_s")),
-            _num(r.get("solve_s")),
-            _num(r.get("total_s")),
-            _num(r.get("peak_mib"), "{:.0f}"),
-        ]
+        n, cells, ratios, note = _cells(r)
         lines.append(
             f"{r['case']:<9} {n:>8} {r['method']:<26} " + " ".join(f"{c:>9}" for c in cells) + f"  {ratios}"
             + (f"  {note}" if note else "")
@@ -254,6 +254,19 @@ def format_table(rows: list[dict]) -> str:
         for r in sweep:
             lines.append("  " + "  ".join(f"{_num(r.get(k)) if isinstance(r.get(k), float) else str(r.get(k)):>12}"
                                           for k in keys))  # fmt: skip
+    return "\n".join(lines)
+
+
+def format_markdown(rows: list[dict]) -> str:
+    """The table of the non-sweep rows in Markdown, as docs/performance.md shows it."""
+    lines = ["| case | N | method | build s | solve s | total s | peak MiB | ratios (same run) |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for r in rows:
+        if r.get("case") == "sweep":
+            continue
+        n, cells, ratios, note = _cells(r)
+        lines.append(f"| {r['case']} | {n} | {r['method']} | " + " | ".join(cells)
+                     + f" | {'; '.join(x for x in (ratios, note) if x)} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -316,7 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per measurement (pyomo: at most 300)")
     ap.add_argument("--sweep", action="store_true", help="with --quick: include the sweep rows (they take minutes)")
     ap.add_argument("--out", type=Path, help="JSON file to write (default benchmarks/results/<time>.json)")
+    ap.add_argument("--markdown", type=Path, metavar="JSON", help="print the table of a results file in Markdown")
     args = ap.parse_args(argv)
+    if args.markdown:
+        doc = json.loads(args.markdown.read_text())
+        print(format_markdown(doc["rows"]))
+        print("\n" + "\n".join(doc.get("targets", [])))
+        return 0
     plan = QUICK if args.quick else FULL
     repeat = args.repeat or (1 if args.quick else 3)
     default = ["startup", "single", "city", "xiangtan"] + ([] if args.quick and not args.sweep else ["sweep"])

@@ -35,6 +35,21 @@ ACTIVITY_UNITS = {
     "retire": "closed",
 }
 
+#: the closure of a phased-out enterprise that has no retire option of its own: forced on, and
+#: costless, since the scenario gives no cost of closing it (with a retire option, that is forced)
+IMPLICIT_CLOSURE = {
+    "kind": "retire",
+    "name": "phase-out closure",
+    "pollutant": "",
+    "upper": 1.0,
+    "cost": 0.0,
+    "quad": 0.0,
+    "fixed_cost": 0.0,
+    "integer": True,
+    "forced": True,
+    "implicit": True,
+}
+
 
 @dataclass
 class Inputs:
@@ -185,20 +200,7 @@ def build_inputs(sc: Scenario) -> Inputs:
             opt_rows[retire[0]]["forced"] = True
         else:
             add(
-                {
-                    "enterprise": eid,
-                    "ent": ent_code[eid],
-                    "kind": "retire",
-                    "name": "phase-out closure",
-                    "pollutant": "",
-                    "upper": 1.0,
-                    "cost": 0.0,
-                    "quad": 0.0,
-                    "fixed_cost": 0.0,
-                    "integer": True,
-                    "forced": True,
-                    "implicit": True,
-                },
+                {"enterprise": eid, "ent": ent_code[eid], **IMPLICIT_CLOSURE},
                 dict(enterprise[eid].baseline),
             )
     options = pd.DataFrame(
@@ -622,20 +624,7 @@ def inputs_from_frames(
             closures.append(e)
     if closures:
         extra = pd.DataFrame(
-            {
-                "enterprise": ids[closures],
-                "ent": np.asarray(closures, dtype=np.int64),
-                "kind": "retire",
-                "name": "phase-out closure",
-                "pollutant": "",
-                "upper": 1.0,
-                "cost": 0.0,
-                "quad": 0.0,
-                "fixed_cost": 0.0,
-                "integer": True,
-                "forced": True,
-                "implicit": True,
-            }
+            {"enterprise": ids[closures], "ent": np.asarray(closures, dtype=np.int64), **IMPLICIT_CLOSURE}
         )
         opt = pd.concat([opt, extra], ignore_index=True)
     # a technology that requires another: the option number of the prerequisite (−1 if none)

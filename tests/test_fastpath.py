@@ -346,6 +346,21 @@ def test_many_markets_use_the_general_sort():
 # scenarios, through the whole pipeline
 
 
+def both_paths(sc):
+    """The scenario run by merit order and by the LP; (None, None) if both find it infeasible."""
+    try:
+        fast = emtrade.simulate(sc)
+    except InfeasibleError:
+        with pytest.raises(InfeasibleError):
+            emtrade.simulate(sc, fast_path="off")
+        return None, None
+    try:
+        lp = emtrade.simulate(sc, fast_path="off", time_limit=20)
+    except SolverError:
+        reject()
+    return fast, lp
+
+
 @st.composite
 def scenarios(draw):
     """Two metals, enterprises in two sectors, step and linear MACs, sector or city-wide trading."""
@@ -397,16 +412,9 @@ def scenarios(draw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(scenarios())
 def test_random_scenarios_match_the_lp(sc):
-    try:
-        fast = emtrade.simulate(sc)
-    except InfeasibleError:
-        with pytest.raises(InfeasibleError):
-            emtrade.simulate(sc, fast_path="off")
+    fast, lp = both_paths(sc)
+    if fast is None:
         return
-    try:
-        lp = emtrade.simulate(sc, fast_path="off", time_limit=20)
-    except SolverError:
-        reject()
     assert fast.summary["solve_path"] == "merit-order"
     assert lp.summary["solve_path"] in ("lp", "qp")
     for key in ("total_cost", "cac_total_cost"):
@@ -461,13 +469,9 @@ def banked_scenarios(draw):
 def test_random_banked_markets_match_the_lp(sc):
     """Banking chains a market's periods; pool-adjacent-violators clears them exactly: the LP's cost,
     prices in its intervals, the same intervals, and a bank that is never negative."""
-    try:
-        fast = emtrade.simulate(sc)
-    except InfeasibleError:
-        with pytest.raises(InfeasibleError):
-            emtrade.simulate(sc, fast_path="off")
+    fast, lp = both_paths(sc)
+    if fast is None:
         return
-    lp = emtrade.simulate(sc, fast_path="off", time_limit=20)
     assert fast.summary["solve_path"] == "merit-order" and lp.summary["solve_path"] in ("lp", "qp")
     assert fast.summary["total_cost"] == pytest.approx(lp.summary["total_cost"], rel=REL, abs=1e-9)
     f, p = fast.prices, lp.prices
