@@ -60,7 +60,6 @@ on [0, u], i.e. used only where its cost is negative.
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,32 +111,21 @@ def is_separable(problem: Problem) -> bool:
     - every column has at most one nonzero in the limit rows, positive; within a limit row every
       column lies in the same market (or none) with the same ratio κ/k.
     """
-    return _analyse(problem)[0] is not None
+    return analyse(problem)[0] is not None
 
 
 def separability(problem: Problem) -> str:
     """Why ``problem`` is not separable ('' if it is): for error messages."""
-    return _analyse(problem)[1]
+    return analyse(problem)[1]
 
 
-_LAST: dict = {}  # the last analysis: {"problem": weakref, "arrays": the arrays it was made on, "result": ...}
+def analyse(problem: Problem) -> tuple[_Structure | None, str]:
+    """The separable structure of ``problem`` (for :func:`solve_separable`), or None and why not.
 
-
-def _analyse(problem: Problem) -> tuple[_Structure | None, str]:
-    """The structure of ``problem`` (or None and why not), remembered for the same arrays.
-
-    ``solve_problem`` asks :func:`is_separable` and then :func:`solve_separable` about the same
-    problem; the analysis (a pass over every nonzero) is done once. It is tied to the problem's
-    arrays, which a problem rebuilds whenever columns or rows are added.
+    A pass over every nonzero: :func:`emtrade.solve.solve_problem` makes it once and hands the
+    structure on, rather than caching it (a cache would hold a big model's arrays after the solve).
     """
-    arrays = problem.arrays()
-    ref = _LAST.get("problem")
-    if ref is not None and ref() is problem and _LAST.get("arrays") is arrays:
-        return _LAST["result"]
-    result = _analyse_arrays(problem)
-    _LAST.clear()
-    _LAST.update(problem=weakref.ref(problem, lambda _: _LAST.clear()), arrays=arrays, result=result)
-    return result
+    return _analyse_arrays(problem)
 
 
 #: what each block of columns or rows stands for, to say why a problem is not separable
@@ -746,7 +734,7 @@ def _clear_banked(group, n_m, kappa, cost, quad, upper, need, next_row, *, inter
     return cleared, bank
 
 
-def solve_separable(problem: Problem, interval_rows: np.ndarray | None = None):
+def solve_separable(problem: Problem, interval_rows: np.ndarray | None = None, structure: _Structure | None = None):
     """Solve a separable ``problem`` exactly by merit order; the same :class:`emtrade.solve.Solution` as the LP.
 
     ``x`` the activities, ``shadow`` = −(row dual) ≥ 0 (the market price P*, present value, on each
@@ -759,7 +747,7 @@ def solve_separable(problem: Problem, interval_rows: np.ndarray | None = None):
     from emtrade.solve import Solution
 
     t0 = time.perf_counter()
-    st, why = _analyse(problem)
+    st, why = (structure, "") if structure is not None else analyse(problem)
     if st is None:
         raise EmtradeError(
             f"solver.fast_path is 'on', but the markets cannot be cleared one by one: {why}; "

@@ -294,8 +294,10 @@ def solve_problem(problem: Problem, options: SolveOptions, interval_rows: np.nda
     if options.fast_path == "on" or (options.fast_path == "auto" and options.backend == "highs"):
         from emtrade import fastpath
 
-        if options.fast_path == "on" or fastpath.is_separable(problem):
-            return fastpath.solve_separable(problem, interval_rows if options.price_intervals else None)
+        structure, _ = fastpath.analyse(problem)
+        if options.fast_path == "on" or structure is not None:
+            rows = interval_rows if options.price_intervals else None
+            return fastpath.solve_separable(problem, rows, structure)
     t0 = time.perf_counter()
     arrays = problem.arrays()
     integer = np.flatnonzero(arrays["col_integer"])

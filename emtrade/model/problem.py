@@ -57,6 +57,7 @@ class Problem:
     n_cols: int = 0
     n_rows: int = 0
     _frozen: dict | None = None
+    _matrix: sp.csc_matrix | None = None  # the entries frozen by arrays(), if it was called
 
     # -- building --------------------------------------------------------------------------
     def add_columns(
@@ -116,17 +117,23 @@ class Problem:
     def arrays(self) -> dict[str, np.ndarray | sp.csc_matrix]:
         """All arrays, concatenated: col_lower/upper/cost/quad/integer, row_lower/upper and A (CSC)."""
         if self._frozen is None:
-            if self.entries:
-                r = np.concatenate([e[0] for e in self.entries])
-                c = np.concatenate([e[1] for e in self.entries])
-                v = np.concatenate([e[2] for e in self.entries])
+            entries = list(self.entries)
+            if self._matrix is not None:  # what an earlier call froze, then the entries added since
+                coo = self._matrix.tocoo()
+                entries.insert(0, (coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data))
+            if entries:
+                r = np.concatenate([e[0] for e in entries])
+                c = np.concatenate([e[1] for e in entries])
+                v = np.concatenate([e[2] for e in entries])
             else:
                 r = c = np.zeros(0, dtype=np.int64)
                 v = np.zeros(0)
+            del entries
             a = sp.csc_matrix((v, (r, c)), shape=(self.n_rows, self.n_cols))
             a.sum_duplicates()
             a.eliminate_zeros()
-            self._frozen = {
+            del r, c, v
+            frozen = {
                 "col_lower": self._cat(self.col_lower),
                 "col_upper": self._cat(self.col_upper),
                 "col_cost": self._cat(self.col_cost),
@@ -136,6 +143,12 @@ class Problem:
                 "row_upper": self._cat(self.row_upper),
                 "A": a,
             }
+            # hold each array once (a million-firm market's model is otherwise held twice): the parts
+            # become the concatenation, and the triplets the matrix, which later additions extend
+            for name in ("col_lower", "col_upper", "col_cost", "col_quad", "col_integer", "row_lower", "row_upper"):
+                setattr(self, name, [frozen[name]] if len(frozen[name]) else [])
+            self.entries, self._matrix = [], a
+            self._frozen = frozen
         return self._frozen
 
     @property

@@ -67,14 +67,19 @@ def read_outcome(built: Built, sol: Solution) -> Outcome:
     integer = np.tile(opt.integer.to_numpy(dtype=bool), n_t)
     adopted |= np.where(integer, v > 0.5, v > 1e-9)
     # attribute each option's cost to the pairs it abates, by pollution equivalents removed
-    weights = by_pollutant(inputs, lambda p: METALS[p].weight if p in METALS else 1.0, float)
-    pe = sp.diags(np.tile(weights, n_t)) @ built.K @ sp.diags(v)  # (pairT × optT) PE removed
-    pe = pe.tocsc()
-    share_total = np.asarray(pe.sum(axis=0)).ravel()
-    cost = np.zeros(n_pairs * n_t)
-    with_share = share_total > 0
-    scaled = pe @ sp.diags(np.where(with_share, opt_cost / np.where(with_share, share_total, 1.0), 0.0))
-    cost += np.asarray(scaled.sum(axis=1)).ravel()
+    K = built.K.tocsc()
+    if K.nnz == K.shape[1] and np.array_equal(K.indptr, np.arange(K.shape[1] + 1)):
+        # every option abates one pair (steps, linear MACs): its whole cost is that pair's; no
+        # weighted copies of K (a million-firm market would hold several of 5 million entries)
+        with_share = (K.data * v) > 0
+        cost = np.bincount(K.indices[with_share], weights=opt_cost[with_share], minlength=n_pairs * n_t)
+    else:
+        weights = by_pollutant(inputs, lambda p: METALS[p].weight if p in METALS else 1.0, float)
+        pe = (sp.diags(np.tile(weights, n_t)) @ K @ sp.diags(v)).tocsc()  # (pairT × optT) PE removed
+        share_total = np.asarray(pe.sum(axis=0)).ravel()
+        with_share = share_total > 0
+        scaled = pe @ sp.diags(np.where(with_share, opt_cost / np.where(with_share, share_total, 1.0), 0.0))
+        cost = np.asarray(scaled.sum(axis=1)).ravel()
     # costs with nothing abated (a fixed cost of an unused share, a closure of a firm with no
     # remaining discharge): spread over the enterprise's pairs equally
     orphan = np.flatnonzero(~with_share & (np.abs(opt_cost) > 0))
@@ -88,37 +93,24 @@ def read_outcome(built: Built, sol: Solution) -> Outcome:
 
     periods = np.array(inputs.periods, dtype=object)
     o_idx = np.tile(np.arange(n_opt), n_t)
+    # the few-valued columns are categorical: a million-firm market has five million rows per period
+    kind = pd.Categorical(opt.kind.to_numpy(dtype=object))
     options = pd.DataFrame(
         {
             "enterprise": np.tile(opt.enterprise.to_numpy(dtype=object), n_t),
             "option": o_idx,
-            "kind": np.tile(opt.kind.to_numpy(dtype=object), n_t),
+            "kind": _repeat_categorical(kind, n_t),
             "name": np.tile(opt.name.to_numpy(dtype=object), n_t),
-            "pollutant": np.tile(opt.pollutant.to_numpy(dtype=object), n_t),
-            "period": np.repeat(periods, n_opt),
+            "pollutant": _repeat_categorical(pd.Categorical(opt.pollutant.to_numpy(dtype=object)), n_t),
+            "period": pd.Categorical.from_codes(np.repeat(np.arange(n_t, dtype=np.int16), n_opt), periods),
             "level": v,
-            "unit": np.tile(opt.kind.map(ACTIVITY_UNITS).to_numpy(dtype=object), n_t),
+            "unit": _repeat_categorical(_mapped(kind, ACTIVITY_UNITS), n_t),
             "upper": np.tile(opt.upper.to_numpy(dtype=float), n_t),
             "cost": opt_cost,
             "adopted": adopted,
         }
     )
-    Kc = (built.K @ sp.diags(v)).tocoo()
-    pair_of_row = Kc.row % n_pairs
-    abatement_long = pd.DataFrame(
-        {
-            "enterprise": inputs.pairs.enterprise.to_numpy(dtype=object)[pair_of_row],
-            "option": Kc.col % n_opt,
-            "kind": opt.kind.to_numpy(dtype=object)[Kc.col % n_opt],
-            "name": opt.name.to_numpy(dtype=object)[Kc.col % n_opt],
-            "pollutant": inputs.pairs.pollutant.to_numpy(dtype=object)[pair_of_row],
-            "period": periods[Kc.row // n_pairs],
-            "abatement": Kc.data,
-        }
-    )
-    abatement_long = abatement_long[abatement_long.abatement > 0].sort_values(
-        ["period", "enterprise", "option", "pollutant"], kind="stable"
-    )
+    abatement_long = _abatement_long(inputs, K, v, periods)
 
     markets, pt = _read_markets(built, sol, emissions)
     caps = _read_caps(built, sol, emissions, markets)
@@ -135,6 +127,49 @@ def read_outcome(built: Built, sol: Solution) -> Outcome:
         flows=_read_flows(built, sol),
         limits=_read_limits(built, sol, emissions),
         **pt,
+    )
+
+
+def _repeat_categorical(values: pd.Categorical, n_t: int) -> pd.Categorical:
+    """``values`` once per period (period-major), as a categorical of the same categories."""
+    return pd.Categorical.from_codes(np.tile(values.codes, n_t), values.categories)
+
+
+def _mapped(values: pd.Categorical, mapping: dict) -> pd.Categorical:
+    """``mapping`` applied to a categorical's values (several may map to one), still categorical."""
+    image = pd.Categorical([mapping[c] for c in values.categories])
+    return pd.Categorical.from_codes(image.codes[values.codes], image.categories)
+
+
+def _abatement_long(inputs, K: sp.csc_matrix, v: np.ndarray, periods: np.ndarray) -> pd.DataFrame:
+    """Abatement (kg/yr) by option, pollutant and period where positive, sorted by period, enterprise,
+    option and pollutant.
+
+    The order is found on integer ranks and the text columns are gathered once, in that order: a
+    million-firm market has five million rows, and a frame filtered and then sorted would be held
+    three times over.
+    """
+    n_pairs, n_opt = len(inputs.pairs), len(inputs.options)
+    Kc = (K @ sp.diags(v)).tocoo()
+    keep = np.flatnonzero(Kc.data > 0)
+    row, col = Kc.row[keep], Kc.col[keep]
+    pair, t, option = row % n_pairs, row // n_pairs, col % n_opt
+    pairs, opt = inputs.pairs, inputs.options
+    _, ent_rank = np.unique(pairs.enterprise.to_numpy(dtype=object), return_inverse=True)
+    _, pol_rank = np.unique(pairs.pollutant.to_numpy(dtype=object), return_inverse=True)
+    period_rank = pd.Series(periods).rank(method="dense").to_numpy(dtype=np.int64)
+    order = np.lexsort((pol_rank[pair], option, ent_rank[pair], period_rank[t]))
+    pair, t, option, keep = pair[order], t[order], option[order], keep[order]
+    return pd.DataFrame(
+        {
+            "enterprise": pairs.enterprise.to_numpy(dtype=object)[pair],
+            "option": option,
+            "kind": opt.kind.to_numpy(dtype=object)[option],
+            "name": opt.name.to_numpy(dtype=object)[option],
+            "pollutant": pairs.pollutant.to_numpy(dtype=object)[pair],
+            "period": periods[t],
+            "abatement": Kc.data[keep],
+        }
     )
 
 
