@@ -9,8 +9,8 @@ the continuous one whose integer decisions are then fixed). The first run of a s
 instances; a later run with the same structure builds only the arrays
 (:func:`~emtrade.model.build.build_model`, cheap) and pushes the numbers that changed into the
 existing instance: costs (``changeColsCost``), column and row bounds (``changeColsBounds``,
-``changeRowsBounds``), matrix values (``changeCoeff``; a whole reload when most of them changed)
-and the quadratic diagonal (``passHessian``). A run with another structure (a trading scope that
+``changeRowsBounds``), matrix values (``changeCoeff``; a fresh instance loaded with the new model
+when most of them changed) and the quadratic diagonal (``passHessian``). A run with another structure (a trading scope that
 changes the markets, a cap that stops binding a firm...) gets instances of its own; the cache keeps
 a few, least recently used out first.
 
@@ -135,7 +135,12 @@ class PersistentHighs(HighsBackend):
         changed_a = np.flatnonzero(new_data != cur["A_data"])
         self.arrays = arrays
         if len(changed_a) > RELOAD_SHARE * max(len(new_data), 1):
-            self._load(arrays)  # passModel: everything replaced, integrality as in arrays
+            # a fresh instance, not passModel into this one: a used instance keeps solver state that
+            # passModel does not clear (measured: after 50 Xiangtan runs a degenerate market's price
+            # interval came out otherwise than on a fresh instance)
+            self.h = _solve._new_highs()
+            self._mip, self._runs = bool(arrays["col_integer"].any()), 0
+            self._load(arrays)
             self.current = _numbers(arrays)
             self.integrality = arrays["col_integer"].copy()
             self.cold = True

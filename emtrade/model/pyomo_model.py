@@ -85,7 +85,8 @@ def solve_arrays_with_pyomo(a: dict, options):
 
     n, nrows = len(a["col_cost"]), a["A"].shape[0]
     m = _build(a, [("x", 0, n, "")], [("row", 0, nrows, "")])
-    solver_options = {"mip_rel_gap": float(options.mip_gap), "qp_regularization_value": 0.0}
+    # the same settings as the direct backend (see emtrade.solve._new_highs for the one thread)
+    solver_options = {"mip_rel_gap": float(options.mip_gap), "qp_regularization_value": 0.0, "threads": 1}
     kwargs = {"solver_options": solver_options, "load_solutions": False, "raise_exception_on_nonoptimal_result": False}
     if options.time_limit:
         kwargs["time_limit"] = float(options.time_limit)
