@@ -1,6 +1,6 @@
 """emtrade's speed and memory benchmarks, run on demand (not in CI).
 
-    python benchmarks/run.py            # the full run (about an hour on a 2-core machine)
+    python benchmarks/run.py            # the full run (about 35 minutes on a 2-core machine, sweep included)
     python benchmarks/run.py --quick    # a subset that finishes in under 2 minutes
     python benchmarks/run.py --only single,xiangtan --sizes 1e3,1e4
 
