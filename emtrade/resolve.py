@@ -10,9 +10,9 @@ instances; a later run with the same structure builds only the arrays
 (:func:`~emtrade.model.build.build_model`, cheap) and pushes the numbers that changed into the
 existing instance: costs (``changeColsCost``), column and row bounds (``changeColsBounds``,
 ``changeRowsBounds``), matrix values (``changeCoeff``; a fresh instance loaded with the new model
-when most of them changed) and the quadratic diagonal (``passHessian``). A run with another structure (a trading scope that
-changes the markets, a cap that stops binding a firm...) gets instances of its own; the cache keeps
-a few, least recently used out first.
+when most of them changed) and the quadratic diagonal (``passHessian``). A run with another
+structure (a trading scope that changes the markets, a cap that stops binding a firm...) gets
+instances of its own; the cache keeps a few, least recently used out first.
 
 Every pushed solve starts from HiGHS's cold state (``clearSolver``), never from the previous run's
 basis or incumbent. A run's answer is then a function of its own inputs only, bit for bit the answer
@@ -181,6 +181,7 @@ class PersistentHighs(HighsBackend):
             for k in changed_a:
                 h.changeCoeff(int(A.indices[k]), int(col_of[k]), float(new_data[k]))
         h.clearSolver()
+        self._runs = 0  # the first solve of these numbers takes the method a fresh instance would
         self.current = _numbers(arrays)
         self.integrality = arrays["col_integer"].copy()
         self.cold = True
