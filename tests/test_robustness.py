@@ -37,7 +37,7 @@ ROWS = (
 )
 
 
-def expected_two_firms(res):
+def assert_two_firms(res):
     """MAC a and 3b, cap 100 of 200: a = 75, b = 25, price 75."""
     e = res.enterprises.set_index("enterprise")
     assert e.at["湘潭锌业-01", "abatement"] == pytest.approx(75, rel=1e-6)
@@ -51,7 +51,7 @@ def test_csv_encodings_and_chinese_ids_end_to_end(tmp_path, encoding):
     folder.mkdir()
     (folder / "enterprises.csv").write_bytes(ROWS.encode(encoding))
     path = write_scenario(folder, TWO_FIRMS)
-    expected_two_firms(emtrade.simulate(path))
+    assert_two_firms(emtrade.simulate(path))
     proc = run_cli("run", path, "-o", folder / "out", "--no-report")
     assert proc.returncode == 0, proc.stderr
     back = pd.read_csv(folder / "out" / "enterprises.csv", encoding="utf-8")
@@ -68,7 +68,7 @@ def test_xlsx_table(tmp_path):
         sheet.append([float(c) if c.replace(".", "").isdigit() else c for c in cells])
     book.save(tmp_path / "enterprises.xlsx")
     path = write_scenario(tmp_path, {**TWO_FIRMS, "enterprises": "enterprises.xlsx"})
-    expected_two_firms(emtrade.simulate(path))
+    assert_two_firms(emtrade.simulate(path))
 
 
 @pytest.mark.parametrize(
