@@ -46,3 +46,35 @@ class InfeasibleError(EmtradeError):
 
 class SolverError(EmtradeError):
     """The solver did not reach a usable solution (time limit without a feasible point, numerics)."""
+
+
+#: the longest excerpt of the user's input that a message quotes (characters, with the ellipsis)
+EXCERPT_CHARS = 40
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters with an ellipsis, never building a huge repr first.
+
+    Messages quote what they refuse; a value may be a whole file read as a table, a list of a
+    million rows or an integer of 5,000 digits, so the repr is built by :mod:`reprlib` with small
+    limits and then cut.
+
+    >>> excerpt("PRETTY_NAME=Debian GNU/Linux 12 (bookworm) and more")
+    "'PRETTY_NAME=Debian GNU/Linux 12 (bookw…"
+    >>> excerpt(list(range(10**6)))
+    '[0, 1, 2, 3, 4, 5, …]'
+    """
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = shortener.maxlong = limit + 8
+    shortener.maxlist = shortener.maxtuple = shortener.maxdict = shortener.maxset = 6
+    shortener.maxlevel = 3
+    if isinstance(value, str):  # the start of a text, not its middle
+        value = value[: limit + 1]
+    try:
+        text = shortener.repr(value)
+    except ValueError:  # an int beyond Python's limit on int-to-text conversion (4,300 digits)
+        return "<a number of more than 4,300 digits>"
+    text = text.replace("...", "…")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

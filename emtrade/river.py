@@ -628,25 +628,38 @@ def _metals(pollutants: Iterable[str] | None) -> list[str]:
 # loading and checking a description
 
 
-def load_river(source: RiverSpec | Mapping[str, Any] | str | os.PathLike) -> River:
+def load_river(
+    source: RiverSpec | Mapping[str, Any] | str | os.PathLike,
+    *,
+    root: str | os.PathLike | None = None,
+    allow_outside: bool = False,
+) -> River:
     """Validate a river description and return it as a :class:`River`.
 
     ``source``: a mapping (the ``river:`` value of a scenario), a :class:`RiverSpec`, or a YAML file
-    holding either the description itself or a scenario with a ``river:`` key. In a file,
-    ``sections`` and ``discharges`` may be paths of CSV/xlsx tables (relative to the file; nested keys
-    flattened with an underscore: ``background_Pb``, ``metal_decay_Cd``).
+    holding either the description itself or a scenario with a ``river:`` key. ``sections`` and
+    ``discharges`` may be paths of CSV/xlsx tables (nested keys flattened with an underscore:
+    ``background_Pb``, ``metal_decay_Cd``): in a file, relative to the file; in a mapping, relative
+    to ``root``. Every file must lie inside ``root`` (default: the YAML file's folder, or the
+    current folder for a mapping) unless ``allow_outside``: a scenario passes its own folder.
 
     Raises :class:`~emtrade.errors.ScenarioError` with every problem found, each naming the file,
     the row (``sections[2] (id S3)`` or ``sections.csv line 4 (id S3)``) and the key.
     """
     wheres: dict[str, list[str]] = {}
+    top = Path(root) if root is not None else None
     if isinstance(source, RiverSpec):
         spec, display, problems = source, "<river>", []
     elif isinstance(source, Mapping):
-        spec, problems, wheres = _validate(dict(source), "<river>", {})
         display = "<river>"
+        raw = dict(source)
+        base = top if top is not None else Path.cwd()
+        sources, problems = _read_tables(raw, base, base, allow_outside, display)
+        if not problems:
+            spec, problems, wheres = _validate(raw, display, sources)
     elif isinstance(source, str | os.PathLike):
-        spec, display, problems, wheres = _load_file(Path(source))
+        path = Path(source)
+        spec, display, problems, wheres = _load_file(path, top if top is not None else path.parent, allow_outside)
     else:
         raise TypeError(f"a river description is a mapping or the path of a YAML file, not {type(source)}")
     if problems:
@@ -658,38 +671,61 @@ def load_river(source: RiverSpec | Mapping[str, Any] | str | os.PathLike) -> Riv
     return river
 
 
-def _load_file(path: Path) -> tuple[RiverSpec | None, str, list[Problem], dict[str, list[str]]]:
-    import yaml
-
-    from emtrade.scenario.tables import read_table_file, unflatten
+def _load_file(
+    path: Path, root: Path, allow_outside: bool
+) -> tuple[RiverSpec | None, str, list[Problem], dict[str, list[str]]]:
+    from emtrade.scenario.loader import MAX_YAML_BYTES
+    from emtrade.scenario.yaml_reader import read_yaml
 
     display = str(path)
     if not path.is_file():
         return None, display, [Problem(display, "", "file not found")], {}
+    data = path.read_bytes()
+    if len(data) > MAX_YAML_BYTES:
+        return None, display, [Problem(display, "", "the YAML file is larger than 64 MiB; put tables in CSV files")], {}
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        return None, display, [Problem(display, "", f"cannot be read as YAML: {str(exc).splitlines()[0]}")], {}
+        raw = read_yaml(data.decode("utf-8-sig"), display)
+    except UnicodeDecodeError:
+        return None, display, [Problem(display, "", "is not UTF-8 text")], {}
+    except ScenarioError as exc:
+        return None, display, exc.problems, {}
     if isinstance(raw, dict) and "river" in raw:
         raw = raw["river"]
     if not isinstance(raw, dict):
         problem = Problem(display, "", "must be a mapping with 'sections' (or a scenario with 'river:')")
         return None, display, [problem], {}
-    sources: dict[str, tuple[str, list[int]]] = {}
-    problems: list[Problem] = []
-    for key, nested in NESTED_KEYS.items():
-        value = raw.get(key)
-        if isinstance(value, str):
-            table, errs = read_table_file(path.parent / value.strip(), value.strip())
-            if errs or table is None:
-                problems.extend(Problem(display, key, str(e)) for e in errs)
-                continue
-            raw[key] = [unflatten(r, nested) for r in table.rows]
-            sources[key] = (value.strip(), table.lines)
+    sources, problems = _read_tables(raw, path.parent, root, allow_outside, display)
     if problems:
         return None, display, problems, {}
     spec, problems, wheres = _validate(raw, display, sources)
     return spec, display, problems, wheres
+
+
+def _read_tables(
+    raw: dict[str, Any], base: Path, root: Path, allow_outside: bool, display: str
+) -> tuple[dict[str, tuple[str, list[int]]], list[Problem]]:
+    """Replace the tables given as paths (relative to ``base``, confined to ``root``) by their rows."""
+    from emtrade.scenario.loader import confine
+    from emtrade.scenario.tables import read_table_file, unflatten
+
+    sources: dict[str, tuple[str, list[int]]] = {}
+    problems: list[Problem] = []
+    for key, nested in NESTED_KEYS.items():
+        value = raw.get(key)
+        if not isinstance(value, str):
+            continue
+        rel = value.strip()
+        file, refused = confine(base, rel, root, allow_outside)
+        if refused:
+            problems.append(Problem(display, key, refused))
+            continue
+        table, errs = read_table_file(file, rel)
+        if errs or table is None:
+            problems.extend(Problem(display, key, str(e)) for e in errs)
+            continue
+        raw[key] = [unflatten(r, nested) for r in table.rows]
+        sources[key] = (rel, table.lines)
+    return sources, problems
 
 
 def _validate(

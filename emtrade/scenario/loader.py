@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from emtrade.errors import Problem, ScenarioError
+from emtrade.errors import EXCERPT_CHARS, Problem, ScenarioError, excerpt
 from emtrade.scenario import schema
 from emtrade.scenario.tables import read_table_file, unflatten
+from emtrade.scenario.yaml_reader import read_yaml
 
 MAX_YAML_BYTES = 64 * 1024**2
 
@@ -65,6 +65,8 @@ class Scenario:
     row_index: dict[str, list[int]] = field(default_factory=dict)
     #: the river description (emtrade.river.River) when the scenario has a ``river:`` key
     river: Any = None
+    #: whether files outside the scenario's folder may be read (``--allow-outside``); overrides keep it
+    allow_outside: bool = False
 
     @property
     def name(self) -> str:
@@ -93,7 +95,7 @@ class Scenario:
         raw = copy.deepcopy(self.raw)
         for dotted, value in overrides.items():
             _set_dotted(raw, dotted, value, self.display)
-        return _validate(raw, self.display, self.path, self.sources, self.input_hashes)
+        return _validate(raw, self.display, self.path, self.sources, self.input_hashes, self.allow_outside)
 
     def __repr__(self) -> str:
         s = self.spec
@@ -132,7 +134,7 @@ def load_scenario(source: str | Path | dict[str, Any], *, allow_outside: bool = 
     sources, problems = _read_tables(raw, base, display, hashes, allow_outside)
     if problems:
         raise ScenarioError(problems)
-    return _validate(raw, display, path, sources, hashes)
+    return _validate(raw, display, path, sources, hashes, allow_outside)
 
 
 def _read_yaml(path: Path, display: str) -> tuple[Any, dict[str, str]]:
@@ -145,13 +147,7 @@ def _read_yaml(path: Path, display: str) -> tuple[Any, dict[str, str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ScenarioError([Problem(display, "", "is not UTF-8 text")]) from None
-    try:
-        raw = yaml.safe_load(text)  # safe: no object tags, nothing is evaluated
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError([Problem(display, where, f"invalid YAML: {problem}")]) from None
+    raw = read_yaml(text, display)  # safe: no object tags, nothing evaluated; bounded aliases and depth
     return raw, {path.name: hashlib.sha256(data).hexdigest()}
 
 
@@ -167,11 +163,9 @@ def _read_tables(
             sources[key] = TableSource(key)
             continue
         rel = value.strip()
-        file = (base / rel).resolve()
-        if not allow_outside and not file.is_relative_to(root):
-            problems.append(
-                Problem(display, key, f"table path '{rel}' leaves the scenario's folder (use --allow-outside)")
-            )
+        file, refused = confine(base, rel, root, allow_outside)
+        if refused:
+            problems.append(Problem(display, key, refused))
             continue
         table, errs = read_table_file(file, rel)
         if errs:
@@ -184,8 +178,26 @@ def _read_tables(
     return sources, problems
 
 
+def confine(base: Path, rel: str, root: Path, allow_outside: bool) -> tuple[Path, str | None]:
+    """The file ``rel`` names (relative to ``base``), and why it is refused if it leaves ``root``.
+
+    Every file a scenario names (tables, a river description and its tables) goes through here:
+    without ``allow_outside`` (``--allow-outside``) it must lie inside the scenario's folder
+    ``root`` once ``..`` and symbolic links are resolved.
+    """
+    file = (base / rel).resolve()
+    if allow_outside or file.is_relative_to(root.resolve()):
+        return file, None
+    return file, f"the path {excerpt(rel)} leaves the scenario's folder (use --allow-outside)"
+
+
 def _validate(
-    raw: dict[str, Any], display: str, path: Path | None, sources: dict[str, TableSource], hashes: dict[str, str]
+    raw: dict[str, Any],
+    display: str,
+    path: Path | None,
+    sources: dict[str, TableSource],
+    hashes: dict[str, str],
+    allow_outside: bool = False,
 ) -> Scenario:
     from emtrade.scenario.checks import check_references
 
@@ -234,7 +246,7 @@ def _validate(
         raise ScenarioError(_dedupe(problems))
     river = None
     if raw.get("river") is not None:
-        river, extra, problems = _river_tables(raw, top, path, display)
+        river, extra, problems = _river_tables(raw, top, path, display, allow_outside)
         if problems:
             raise ScenarioError(problems)
         for key, rows in extra.items():
@@ -242,6 +254,7 @@ def _validate(
     spec = schema.ScenarioSpec.model_validate({**top, **tables})
     scenario = Scenario(spec=spec, raw=raw, path=path, sources=sources, input_hashes=dict(hashes), row_index=kept)
     scenario.river = river
+    scenario.allow_outside = allow_outside
     problems, warnings = check_references(scenario)
     if problems:
         raise ScenarioError(problems)
@@ -249,25 +262,26 @@ def _validate(
     return scenario
 
 
-def _river_tables(raw, top, path: Path | None, display: str):
-    """Receptors and transfer coefficients derived from the scenario's ``river:`` description."""
+def _river_tables(raw, top, path: Path | None, display: str, allow_outside: bool):
+    """Receptors and transfer coefficients derived from the scenario's ``river:`` description.
+
+    The river is a mapping (its tables inline, or paths relative to the scenario's folder) or the
+    path of a YAML file (its tables relative to that file); every file stays in the scenario's
+    folder unless ``allow_outside``.
+    """
     from emtrade.registry import METALS
     from emtrade.river import load_river
 
     value = raw["river"]
+    root = path.parent if path else Path.cwd()
     try:
         if isinstance(value, str):
-            file = ((path.parent if path else Path.cwd()) / value).resolve()
-            root = (path.parent if path else Path.cwd()).resolve()
-            if not file.is_relative_to(root):
-                return None, {}, [Problem(display, "river", f"path '{value}' leaves the scenario's folder")]
-            river = load_river(file)
-        elif path is not None and any(isinstance(v, str) for v in value.values() if v is not None) and (
-            _file_river(path) == value
-        ):
-            river = load_river(path)  # tables given as paths relative to the scenario file
+            file, refused = confine(root, value.strip(), root, allow_outside)
+            if refused:
+                return None, {}, [Problem(display, "river", refused)]
+            river = load_river(file, root=root, allow_outside=allow_outside)
         else:
-            river = load_river(value)
+            river = load_river(value, root=root, allow_outside=allow_outside)
         metals = [p for p in top.get("pollutants") or [] if p in METALS]
         derived = river.scenario_tables(metals)
     except ScenarioError as exc:
@@ -283,13 +297,6 @@ def _river_tables(raw, top, path: Path | None, display: str):
                 problems.extend(_problems_from(exc, display, f"river ({key} row {i + 1})"))
         out[key] = rows
     return river, out, problems
-
-
-def _file_river(path: Path):
-    try:
-        return (yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}).get("river")
-    except (OSError, yaml.YAMLError, AttributeError):
-        return None
 
 
 def _partial_reference_problems(raw, top, tables, kept, bad_top, display, path, sources) -> list[Problem]:
@@ -356,6 +363,8 @@ def _describe(err: dict[str, Any], name: str) -> str:
     """One readable sentence for one pydantic error."""
     kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
     shown = _short(value)
+    if len(name) > EXCERPT_CHARS:  # a column name may be a line of a file that is no table at all
+        name = name[: EXCERPT_CHARS - 1] + "…"
     if kind == "missing":
         return f"missing {name}" if name else "missing value"
     if kind == "extra_forbidden":
@@ -395,8 +404,8 @@ def _describe(err: dict[str, Any], name: str) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """What a message quotes of a value: a short excerpt of its repr, never the whole of a huge value."""
+    return excerpt(value)
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, display: str) -> None:
