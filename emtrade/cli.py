@@ -119,15 +119,18 @@ def run(scenario, out, allow_outside, backend, time_limit, mip_gap, lang, no_rep
     what the charts need (supply.csv, labels.json) unless --no-report: whole or not at all.
     """
     from emtrade.scenario import load_scenario
+    from emtrade.scenario.loader import check_solver_overrides
 
+    # the options override the scenario's solver keys: the same bounds apply (--mip-gap 2 is refused)
+    overrides = check_solver_overrides(
+        {"backend": backend, "time_limit": time_limit, "mip_gap": mip_gap},
+        {"backend": "--backend", "time_limit": "--time-limit", "mip_gap": "--mip-gap"},
+    )
     path = _resolve_scenario(scenario)
     sc = load_scenario(path, allow_outside=allow_outside)
     _print_warnings(sc.warnings)
     from emtrade.pipeline import simulate
 
-    overrides = {
-        k: v for k, v in {"backend": backend, "time_limit": time_limit, "mip_gap": mip_gap}.items() if v is not None
-    }
     res = simulate(sc, **overrides)
     target = Path(out) if out else _default_out(path)
     if not no_report:
@@ -198,11 +201,17 @@ def compare(runs, out, lang, names, images, allow_outside):
     metavar="KEY=V1,V2,...",
     help="Values of a dotted scenario key (YAML scalars); repeat for a grid over every combination.",
 )
-@click.option("--samples", type=click.IntRange(min=1), help="Monte Carlo draws of the scenario's uncertainty section.")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    help="Monte Carlo draws of the scenario's uncertainty section (at most 100,000 per grid point).",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draws.")
-@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per CPU).")
+@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per CPU; at most 256).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on the dask.distributed cluster at ADDRESS.")
-@click.option("--dask-local", type=click.IntRange(min=1), metavar="W", help="Start a local dask cluster of W workers.")
+@click.option(
+    "--dask-local", type=click.IntRange(min=1), metavar="W", help="Start a local dask cluster of W workers (at most 256)."
+)
 @click.option("--no-report", is_flag=True, help="Write the tables only, without report.html.")
 @click.option("--allow-outside", is_flag=True, help="Let table paths leave the scenario's folder.")
 @handle_errors

@@ -732,7 +732,8 @@ def _validate(
     raw: dict[str, Any], display: str, sources: dict[str, tuple[str, list[int]]]
 ) -> tuple[RiverSpec | None, list[Problem], dict[str, list[str]]]:
     """Validate row by row (so that every problem is found and located), then the whole description."""
-    from emtrade.scenario.loader import _describe  # the scenario loader's wording of pydantic errors
+    # the scenario loader's wording of pydantic errors, and its check of digit separators
+    from emtrade.scenario.loader import _describe, _separator_message, separated_numbers
 
     problems: list[Problem] = []
     rows: dict[str, list[Any]] = {}
@@ -760,6 +761,9 @@ def _validate(
             try:
                 rows[key].append(adapter.validate_python(row))
                 wheres[key].append(where)
+                for loc in separated_numbers(adapter.validate_python, row, rows[key][-1]):
+                    name = ("_" if file else ".").join(map(str, loc))
+                    problems.append(Problem(display, where, _separator_message(name, row, loc)))
             except ValidationError as exc:
                 for err in exc.errors(include_url=False):
                     sep = "_" if file else "."

@@ -50,9 +50,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emtrade.errors import EmtradeError, InfeasibleError, ScenarioError
+from emtrade.errors import EmtradeError, InfeasibleError, ScenarioError, excerpt
 from emtrade.results import SIGNIFICANT_DIGITS, atomic_directory, dumps_json, round_sig
 from emtrade.scenario.loader import Scenario, load_scenario
+from emtrade.scenario.tables import parse_number
+from emtrade.scenario.yaml_reader import read_yaml
 
 QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 OUTPUT_COLUMNS = [
@@ -61,6 +63,11 @@ OUTPUT_COLUMNS = [
 ]  # fmt: skip
 NUMERIC_OUTPUTS = ["total_cost", "cac_total_cost", "savings", "savings_share", "permits_traded",
                    "worst_receptor_margin"]  # fmt: skip
+#: the most Monte Carlo draws per grid point (``--samples``): 100,000 runs of even a textbook scenario
+#: take hours and a runs.csv of tens of MB; more is almost surely a typo
+MAX_SAMPLES = 100_000
+#: the most worker processes (``--workers``, ``--dask-local``) on one machine
+MAX_WORKERS = 256
 PRICE_PREFIX = "price:"
 DRAW_PREFIX = "u:"
 
@@ -99,8 +106,6 @@ def parse_set(items: Iterable[str]) -> dict[str, list[Any]]:
 
     Values are YAML scalars (numbers, booleans, text). Raises :class:`EmtradeError` naming the item.
     """
-    import yaml
-
     out: dict[str, list[Any]] = {}
     for item in items:
         key, sep, values = item.partition("=")
@@ -115,14 +120,16 @@ def parse_set(items: Iterable[str]) -> dict[str, list[Any]]:
             if not text:
                 raise EmtradeError(f"--set {item}: an empty value")
             try:
-                value = yaml.safe_load(text)
-            except yaml.YAMLError:
-                raise EmtradeError(f"--set {key}={text}: not a YAML scalar") from None
+                value = read_yaml(text, f"--set {key}")  # bounded: no alias bombs, no 5,000-digit numbers
+            except ScenarioError as exc:
+                raise EmtradeError(f"--set {key}: {excerpt(text)} is not a YAML scalar ({exc.problems[0].message})") from None
             if isinstance(value, dict | list) or value is None:
                 raise EmtradeError(f"--set {key}={text}: must be a number, true/false or text")
             if isinstance(value, str) and text.lower().lstrip("+-") not in ("inf", "infinity", "nan"):
-                with contextlib.suppress(ValueError):  # YAML 1.1 reads 1e5 as text: a number is meant
-                    value = float(value)
+                # YAML 1.1 reads 1e5 as text: a number is meant. 1_00 stays text, which the scenario's
+                # number fields refuse (and its text fields, ids like 2023_01, take as it is)
+                with contextlib.suppress(ValueError):
+                    value = parse_number(value)
             parsed.append(value)
         out[key] = parsed
     return out
@@ -152,6 +159,8 @@ def make_plan(
     n = 0 if samples is None else int(samples)
     if n < 0:
         raise EmtradeError(f"--samples {samples}: must be ≥ 0")
+    if n > MAX_SAMPLES:
+        raise EmtradeError(f"--samples {samples}: at most {MAX_SAMPLES:,} draws per grid point")
     if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise EmtradeError(f"--seed {seed}: must be a whole number ≥ 0")
     if n and not sc.spec.uncertainty:
@@ -578,10 +587,9 @@ def sweep(
     """
     if scheduler is not None and dask_local is not None:
         raise EmtradeError("give --scheduler or --dask-local, not both")
-    if dask_local is not None and int(dask_local) < 1:
-        raise EmtradeError(f"--dask-local {dask_local}: must be ≥ 1")
-    if workers is not None and int(workers) < 1:
-        raise EmtradeError(f"--workers {workers}: must be ≥ 1")
+    for option, count in (("--dask-local", dask_local), ("--workers", workers)):
+        if count is not None and not 1 <= int(count) <= MAX_WORKERS:
+            raise EmtradeError(f"{option} {count}: must be a whole number from 1 to {MAX_WORKERS}")
     plan = make_plan(scenario, set, samples, seed, allow_outside=allow_outside)
     n = plan.n_runs
     n_workers = min(int(workers) if workers is not None else default_workers(), n)

@@ -9,7 +9,9 @@ validate the top level and each table row against the schema; check the referenc
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from emtrade.errors import EXCERPT_CHARS, Problem, ScenarioError, excerpt
 from emtrade.scenario import schema
-from emtrade.scenario.tables import read_table_file, unflatten
+from emtrade.scenario.tables import has_digit_separator, read_table_file, unflatten
 from emtrade.scenario.yaml_reader import read_yaml
 
 MAX_YAML_BYTES = 64 * 1024**2
@@ -92,10 +94,13 @@ class Scenario:
         >>> tighter.spec.caps[0].total, tighter.spec.allocation.method, sc.spec.caps[0].total
         (150.0, 'grandfathering', 160.0)
         """
-        raw = copy.deepcopy(self.raw)
-        for dotted, value in overrides.items():
-            _set_dotted(raw, dotted, value, self.display)
-        return _validate(raw, self.display, self.path, self.sources, self.input_hashes, self.allow_outside)
+        try:
+            raw = copy.deepcopy(self.raw)
+            for dotted, value in overrides.items():
+                _set_dotted(raw, dotted, value, self.display)
+            return _validate(raw, self.display, self.path, self.sources, self.input_hashes, self.allow_outside)
+        except RecursionError:  # a value from Python nested beyond the interpreter's limit
+            raise ScenarioError([Problem(self.display, "", "an override is nested too deeply")]) from None
 
     def __repr__(self) -> str:
         s = self.spec
@@ -117,6 +122,14 @@ def load_scenario(source: str | Path | dict[str, Any], *, allow_outside: bool = 
     >>> sc.spec.pollutants
     ['P']
     """
+    try:
+        return _load(source, allow_outside)
+    except RecursionError:  # a mapping from Python nested beyond the interpreter's limit (YAML is bounded)
+        where = "<dict>" if isinstance(source, dict) else str(source)
+        raise ScenarioError([Problem(where, "", "the scenario is nested too deeply")]) from None
+
+
+def _load(source: str | Path | dict[str, Any], allow_outside: bool) -> Scenario:
     if isinstance(source, dict):
         raw = copy.deepcopy(source)
         display, base, path = "<dict>", Path.cwd(), None
@@ -210,10 +223,14 @@ def _validate(
     placeholder["enterprises"] = [{"id": "_", "sector": "zinc", "baseline": {}}]
     bad_top: set[str] = set()
     try:
-        schema.ScenarioSpec.model_validate({**top, **placeholder})
+        validated_top = schema.ScenarioSpec.model_validate({**top, **placeholder})
     except ValidationError as exc:
         problems.extend(_problems_from(exc, display, ""))
         bad_top = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+    else:
+        validate = functools.partial(_validate_top, placeholder=placeholder)
+        for loc in separated_numbers(validate, top, validated_top):
+            problems.append(Problem(display, "", _separator_message(".".join(map(str, loc)), top, loc)))
     for key, model in schema.TABLES.items():
         src = sources.get(key) or TableSource(key)
         value = raw.get(key)
@@ -239,6 +256,9 @@ def _validate(
                 kept[key].append(i)
             except ValidationError as exc:
                 problems.extend(_problems_from(exc, display, src.where(i, row), src))
+                continue
+            for loc in separated_numbers(adapter.validate_python, row, tables[key][-1]):
+                problems.append(Problem(display, src.where(i, row), _separator_message(src.field_name(loc), row, loc)))
         problems.extend(_collapse_missing_columns(problems, src, display, len(value)))
     if problems:
         # check the references among the rows that did validate too, so that one run reports everything
@@ -297,6 +317,58 @@ def _river_tables(raw, top, path: Path | None, display: str, allow_outside: bool
                 problems.extend(_problems_from(exc, display, f"river ({key} row {i + 1})"))
         out[key] = rows
     return river, out, problems
+
+
+def separated_numbers(validate: Callable[[Any], Any], raw: Any, validated: Any) -> list[tuple[Any, ...]]:
+    """Where ``raw`` holds a number written with digit separators (``'1_00'``) that became a number.
+
+    pydantic (through Python's float()) reads ``'1_00'`` as 100. Whether the field is a number or
+    text (an id ``2023_01`` is fine) is found by a probe: ``validate`` the mapping again with the
+    underscores taken out of that one value; a number field gives the same result, a text field a
+    different one. Only values that look like such numbers are probed, so clean input costs one walk.
+    """
+    found = []
+    for loc, text in _suspects(raw, ()):
+        probe = copy.deepcopy(raw)
+        _put(probe, loc, text.replace("_", ""))
+        try:
+            same = validate(probe) == validated
+        except (ValidationError, ValueError):
+            same = False
+        if same:
+            found.append(loc)
+    return found
+
+
+def _suspects(value: Any, loc: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    if isinstance(value, str):
+        return [(loc, value)] if has_digit_separator(value) else []
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _suspects(v, (*loc, k))]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in _suspects(v, (*loc, i))]
+    return []
+
+
+def _put(node: Any, loc: tuple[Any, ...], value: Any) -> None:
+    for part in loc[:-1]:
+        node = node[part]
+    node[loc[-1]] = value
+
+
+def _get(node: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        node = node[part]
+    return node
+
+
+def _separator_message(name: str, raw: Any, loc: tuple[Any, ...]) -> str:
+    text = str(_get(raw, loc)).strip()
+    return f"{name} {excerpt(text)} has a digit separator '_': write the number without it ({excerpt(text.replace('_', ''))})"
+
+
+def _validate_top(top: dict[str, Any], placeholder: dict[str, Any]) -> Any:
+    return schema.ScenarioSpec.model_validate({**top, **placeholder})
 
 
 def _partial_reference_problems(raw, top, tables, kept, bad_top, display, path, sources) -> list[Problem]:
@@ -408,6 +480,32 @@ def _short(value: Any) -> str:
     return excerpt(value)
 
 
+def check_solver_overrides(options: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Validate overrides of the scenario's ``solver`` keys as the scenario's own keys are validated.
+
+    ``options`` maps keys of ``solver`` (``time_limit``, ``mip_gap``, ...) to values, None meaning
+    "not given"; ``names`` the command-line option each came from (``--time-limit``), for messages.
+    Returns the given ones, validated; raises ScenarioError naming every bad one at once.
+
+    >>> check_solver_overrides({"mip_gap": 2, "time_limit": None}, {"mip_gap": "--mip-gap"})
+    Traceback (most recent call last):
+    ...
+    emtrade.errors.ScenarioError: --mip-gap 2: solver.mip_gap must be ≤ 1, got 2
+    """
+    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        validated = schema.SolverOptions.model_validate(given)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            key = str(err["loc"][0]) if err["loc"] else ""
+            option = (names or {}).get(key, f"solver.{key}")
+            shown = given.get(key, "")
+            problems.append(Problem(f"{option} {excerpt(shown)}", "", _describe(err, f"solver.{key}")))
+        raise ScenarioError(problems) from None
+    return {k: getattr(validated, k) for k in given}
+
+
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, display: str) -> None:
     """Set ``a.b.0.c`` in nested dicts and lists; a missing mapping key is created."""
     parts = dotted.split(".")
@@ -415,14 +513,16 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, display: str) -> N
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
-            try:
-                idx = int(part)
-                if last:
-                    node[idx] = value
-                else:
-                    node = node[idx]
-            except (ValueError, IndexError):
-                raise ScenarioError([Problem(display, dotted, f"'{part}' is not a row number of that table")]) from None
+            # a row number counts from 0 and stays in the table: Python's int() would take '-1' (the
+            # last row), ' 1' and '1_0', and a negative index silently edits another row
+            if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
+                table = ".".join(parts[:i]) or "the table"
+                rows = f"its rows are 0 to {len(node) - 1}" if node else "it has no rows"
+                raise ScenarioError([Problem(display, dotted, f"'{part}' is not a row number of {table} ({rows})")])
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
         elif isinstance(node, dict):
             if last:
                 node[part] = value

@@ -8,6 +8,7 @@ point at them.
 from __future__ import annotations
 
 import csv
+import re
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,3 +178,26 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return str(value)
+
+
+#: a number written with digit separators: ``1_000``, ``-1_0.5``, ``1_0e3`` (Python's float() reads them)
+_SEPARATED = re.compile(r"\s*[+-]?(?=[\d_.]*\d)[\d_]*\.?[\d_]*(?:[eE][+-]?[\d_]+)?\s*")
+
+
+def has_digit_separator(text: str) -> bool:
+    """Whether ``text`` is a number written with underscores as digit separators (``1_00``).
+
+    Python's ``float()`` and ``int()`` (and so pydantic) read ``1_00`` as 100; in a table a
+    stray underscore is far more likely a typo than a separator, so emtrade refuses such numbers.
+
+    >>> has_digit_separator("1_00"), has_digit_separator("1.5"), has_digit_separator("ZB_01")
+    (True, False, False)
+    """
+    return "_" in text and _SEPARATED.fullmatch(text) is not None
+
+
+def parse_number(text: str) -> float:
+    """``float(text)``, refusing digit separators (``1_00``): ValueError names the text."""
+    if has_digit_separator(text):
+        raise ValueError(f"{text.strip()!r} has a digit separator '_': write the number without it")
+    return float(text)
