@@ -207,10 +207,15 @@ def compare(runs, out, lang, names, images, allow_outside):
     help="Monte Carlo draws of the scenario's uncertainty section (at most 100,000 per grid point).",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the draws.")
-@click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per CPU; at most 256).")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Local worker processes (default: one per CPU; at most 256)."
+)
 @click.option("--scheduler", metavar="ADDRESS", help="Run on the dask.distributed cluster at ADDRESS.")
 @click.option(
-    "--dask-local", type=click.IntRange(min=1), metavar="W", help="Start a local dask cluster of W workers (at most 256)."
+    "--dask-local",
+    type=click.IntRange(min=1),
+    metavar="W",
+    help="Start a local dask cluster of W workers (at most 256).",
 )
 @click.option("--no-report", is_flag=True, help="Write the tables only, without report.html.")
 @click.option("--allow-outside", is_flag=True, help="Let table paths leave the scenario's folder.")

@@ -122,7 +122,9 @@ def parse_set(items: Iterable[str]) -> dict[str, list[Any]]:
             try:
                 value = read_yaml(text, f"--set {key}")  # bounded: no alias bombs, no 5,000-digit numbers
             except ScenarioError as exc:
-                raise EmtradeError(f"--set {key}: {excerpt(text)} is not a YAML scalar ({exc.problems[0].message})") from None
+                raise EmtradeError(
+                    f"--set {key}: {excerpt(text)} is not a YAML scalar ({exc.problems[0].message})"
+                ) from None
             if isinstance(value, dict | list) or value is None:
                 raise EmtradeError(f"--set {key}={text}: must be a number, true/false or text")
             if isinstance(value, str) and text.lower().lstrip("+-") not in ("inf", "infinity", "nan"):
@@ -660,4 +662,3 @@ def _progress(n: int, progress: bool | None):
         return None
     disable = None if progress is None else False  # None: only on a terminal
     return tqdm(total=n, unit="run", desc="sweep", file=sys.stderr, disable=disable, dynamic_ncols=True, smoothing=0.1)
-

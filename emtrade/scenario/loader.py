@@ -364,7 +364,8 @@ def _get(node: Any, loc: tuple[Any, ...]) -> Any:
 
 def _separator_message(name: str, raw: Any, loc: tuple[Any, ...]) -> str:
     text = str(_get(raw, loc)).strip()
-    return f"{name} {excerpt(text)} has a digit separator '_': write the number without it ({excerpt(text.replace('_', ''))})"
+    plain = excerpt(text.replace("_", ""))
+    return f"{name} {excerpt(text)} has a digit separator '_': write the number without it ({plain})"
 
 
 def _validate_top(top: dict[str, Any], placeholder: dict[str, Any]) -> Any:

@@ -8,8 +8,8 @@ point at them.
 from __future__ import annotations
 
 import csv
-import re
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -138,7 +138,9 @@ def _check_number(node: Any, key: Any) -> None:
     digits = sum(c.isdigit() for c in node.value)
     if digits > MAX_NUMBER_DIGITS:
         named = f"{excerpt(key)}: " if key is not None else ""
-        raise _Refused(node.start_mark, f"{named}a whole number of {digits:,} digits is too long (at most {MAX_NUMBER_DIGITS})")
+        raise _Refused(
+            node.start_mark, f"{named}a whole number of {digits:,} digits is too long (at most {MAX_NUMBER_DIGITS})"
+        )
 
 
 def read_yaml(text: str, display: str) -> Any:
