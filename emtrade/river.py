@@ -719,7 +719,7 @@ def _read_tables(
         if refused:
             problems.append(Problem(display, key, refused))
             continue
-        table, errs = read_table_file(file, rel)
+        table, errs = read_table_file(file, rel, table=key)
         if errs or table is None:
             problems.extend(Problem(display, key, str(e)) for e in errs)
             continue

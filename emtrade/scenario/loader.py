@@ -34,6 +34,14 @@ class TableSource:
     file: str | None = None  # path as written in the YAML, for messages
     lines: list[int] | None = None
     encoding: str | None = None
+    #: for a workbook, the sheet read and the sheets there are (said when the table looks wrong)
+    sheet: str = ""
+
+    def whole(self, message: str) -> str:
+        """A message about the whole table, naming the sheet read if it came from a workbook."""
+        if not self.sheet:
+            return message
+        return f"{message} (read {self.sheet}; a sheet named '{self.key}' would be read first)"
 
     def where(self, index: int, row: Any) -> str:
         name_key = schema.ROW_NAME_KEY.get(self.key)
@@ -180,13 +188,13 @@ def _read_tables(
         if refused:
             problems.append(Problem(display, key, refused))
             continue
-        table, errs = read_table_file(file, rel)
+        table, errs = read_table_file(file, rel, table=key)
         if errs:
             problems.extend(Problem(display, key, str(e)) for e in errs)
             continue
         assert table is not None
         raw[key] = [unflatten(r, schema.NESTED_KEYS[key]) for r in table.rows]
-        sources[key] = TableSource(key, rel, table.lines, table.encoding)
+        sources[key] = TableSource(key, rel, table.lines, table.encoding, getattr(table, "sheet", ""))
         hashes[rel] = hashlib.sha256(file.read_bytes()).hexdigest()
     return sources, problems
 
@@ -243,7 +251,7 @@ def _validate(
             problems.append(Problem(display, key, "must be a list of rows or the path of a CSV file"))
             continue
         if key == "enterprises" and not value:
-            problems.append(Problem(display, src.file or key, "the enterprises table is empty"))
+            problems.append(Problem(display, src.file or key, src.whole("the enterprises table is empty")))
         adapter = TypeAdapter(model)
         for i, row in enumerate(value):
             if not isinstance(row, dict):
@@ -391,19 +399,22 @@ def _partial_reference_problems(raw, top, tables, kept, bad_top, display, path, 
 
 
 def _collapse_missing_columns(problems: list[Problem], src: TableSource, display: str, n_rows: int) -> list[Problem]:
-    """A column missing from a CSV makes every row fail: say it once, for the file, instead."""
+    """A column missing from a CSV (or one it should not have) makes every row fail: say it once, for the file."""
     if src.file is None or n_rows < 2:
         return []
     prefix = f"{src.file} line "
     counts: dict[str, int] = {}
     for p in problems:
-        if p.where.startswith(prefix) and p.message.startswith("missing "):
+        if p.where.startswith(prefix) and p.message.startswith(("missing ", "unknown key ")):
             counts[p.message] = counts.get(p.message, 0) + 1
     collapsed = []
     for message, n in counts.items():
         if n == n_rows:
-            col = message.removeprefix("missing ").split(" ")[0]
-            collapsed.append(Problem(display, src.file, f"missing column {col}"))
+            if message.startswith("missing "):
+                column = f"missing column {message.removeprefix('missing ').split(' ')[0]}"
+            else:
+                column = f"unknown column {message.removeprefix('unknown key ')}"
+            collapsed.append(Problem(display, src.file, src.whole(column)))
             problems[:] = [p for p in problems if not (p.where.startswith(prefix) and p.message == message)]
     return collapsed
 

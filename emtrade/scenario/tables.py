@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from emtrade.errors import Problem
 
@@ -28,6 +30,8 @@ class TableRows:
     lines: list[int]
     columns: list[str]
     encoding: str
+    #: for a workbook: which sheet was read, and the workbook's sheets (for messages about the table)
+    sheet: str = ""
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -66,8 +70,12 @@ def unflatten(row: dict[str, str], nested: tuple[str, ...]) -> dict[str, object]
     return out
 
 
-def read_table_file(path: Path, display: str) -> tuple[TableRows | None, list[Problem]]:
-    """Read a CSV or .xlsx table; return the rows or the problems that stopped the reading."""
+def read_table_file(path: Path, display: str, *, table: str | None = None) -> tuple[TableRows | None, list[Problem]]:
+    """Read a CSV or .xlsx table; return the rows or the problems that stopped the reading.
+
+    ``table`` (``enterprises``, ``caps``, ...): in a workbook, the sheet of that name is read if there
+    is one (so that one workbook can hold every table), else the first sheet.
+    """
     if not path.is_file():
         return None, [Problem(display, "", "file not found")]
     size = path.stat().st_size
@@ -75,7 +83,7 @@ def read_table_file(path: Path, display: str) -> tuple[TableRows | None, list[Pr
         return None, [Problem(display, "", f"file is {size / 1024**3:.1f} GiB; tables above 2 GiB are refused")]
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, display)
+        return _read_xlsx(path, display, table)
     try:
         text, encoding = decode_text(path.read_bytes())
     except ValueError as exc:
@@ -135,43 +143,100 @@ def _read_csv_text(text: str, encoding: str, display: str) -> tuple[TableRows | 
     return TableRows(rows, lines, header, encoding), []
 
 
-def _read_xlsx(path: Path, display: str) -> tuple[TableRows | None, list[Problem]]:
+def _read_xlsx(path: Path, display: str, table: str | None = None) -> tuple[TableRows | None, list[Problem]]:
+    """The sheet named like ``table`` (else the first) of a workbook, as the values a spreadsheet saved.
+
+    openpyxl computes no formulas: a formula cell has a value only if the program that saved the
+    workbook stored one (Excel, LibreOffice and WPS do; files written by scripts often do not). The
+    workbook is read twice, values and formulas, so that a formula without a stored value is named
+    by its cell instead of being taken for an empty cell.
+    """
     try:
         import openpyxl
     except ImportError:  # pragma: no cover - openpyxl is a dependency
         return None, [Problem(display, "", "reading .xlsx needs openpyxl (pip install openpyxl)")]
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for broken files
         return None, [Problem(display, "", f"cannot be read as an .xlsx workbook: {type(exc).__name__}")]
     try:
-        sheet = book.worksheets[0]
-        it = sheet.iter_rows(values_only=True)
-        try:
-            header_cells = next(it)
-        except StopIteration:
-            return None, [Problem(display, "", "the first sheet is empty: expected a header row")]
-        header = ["" if c is None else str(c).strip() for c in header_cells]
-        while header and header[-1] == "":
-            header.pop()
-        if not header:
-            return None, [Problem(display, "row 1", "the header row is empty")]
-        problems = [Problem(display, "row 1", f"column {i + 1} has no name") for i, h in enumerate(header) if not h]
-        if len(set(header)) != len(header):
-            problems.append(Problem(display, "row 1", "a column name appears twice"))
-        rows, lines = [], []
-        for n, cells in enumerate(it, start=2):
-            values = ["" if c is None else _cell_text(c) for c in cells[: len(header)]]
-            if not any(v.strip() for v in values):
-                continue
-            values += [""] * (len(header) - len(values))
-            rows.append(dict(zip(header, values, strict=True)))
-            lines.append(n)
-        if problems:
-            return None, problems
-        return TableRows(rows, lines, header, "xlsx"), []
+        names = list(book.sheetnames)
+        name = _pick_sheet(names, table)
+        about = f"sheet {name!r}" + (f" of the sheets {', '.join(names)}" if len(names) > 1 else "")
+        cells = itertools.zip_longest(
+            book[name].iter_rows(values_only=True), formulas[name].iter_rows(values_only=True), fillvalue=()
+        )
+        return _sheet_rows(cells, display, about)
     finally:
         book.close()
+        formulas.close()
+
+
+def _pick_sheet(names: list[str], table: str | None) -> str:
+    def norm(text: str) -> str:
+        return text.strip().lower().replace(" ", "_")
+
+    return next((n for n in names if table is not None and norm(n) == norm(table)), names[0])
+
+
+#: at most this many formula cells without a saved value are named one by one
+_MAX_NAMED_CELLS = 20
+
+
+def _sheet_rows(cells: Any, display: str, about: str) -> tuple[TableRows | None, list[Problem]]:
+    """Rows of (values, formulas) pairs → the table, or the problems (formulas without values named)."""
+    from openpyxl.utils import get_column_letter
+
+    problems: list[Problem] = []
+    unsaved: list[str] = []
+    header: list[str] = []
+    rows, lines = [], []
+    for n, (values, forms) in enumerate(cells, start=1):
+        for j, (v, f) in enumerate(itertools.zip_longest(values, forms)):
+            if v is None and _is_formula(f):
+                unsaved.append(f"{get_column_letter(j + 1)}{n}")
+        if n == 1:
+            header = ["" if c is None else str(c).strip() for c in values]
+            while header and header[-1] == "":
+                header.pop()
+            if not header:
+                return None, [Problem(display, "row 1", f"the header row of {about} is empty")]
+            nameless = [i + 1 for i, h in enumerate(header) if not h]
+            problems += [Problem(display, "row 1", f"column {i} has no name") for i in nameless]
+            if len(set(header)) != len(header):
+                problems.append(Problem(display, "row 1", "a column name appears twice"))
+            continue
+        row = ["" if c is None else _cell_text(c) for c in values[: len(header)]]
+        if not any(v.strip() for v in row):
+            continue
+        row += [""] * (len(header) - len(row))
+        rows.append(dict(zip(header, row, strict=True)))
+        lines.append(n)
+        if len(rows) > MAX_TABLE_ROWS:
+            return None, [Problem(display, "", f"has more than {MAX_TABLE_ROWS:,} rows; refused")]
+    if not header:
+        return None, [Problem(display, "", f"{about} is empty: expected a header row")]
+    if unsaved:
+        shown = ", ".join(unsaved[:_MAX_NAMED_CELLS]) + (
+            f" and {len(unsaved) - _MAX_NAMED_CELLS} more" if len(unsaved) > _MAX_NAMED_CELLS else ""
+        )
+        problems.append(
+            Problem(
+                display,
+                about,
+                f"formulas without a saved value in {shown}: open the workbook in a spreadsheet program and save "
+                "it, so that the values are stored (emtrade reads stored values and computes no formulas)",
+            )
+        )
+    if problems:
+        return None, problems
+    return TableRows(rows, lines, header, "xlsx", sheet=about), []
+
+
+def _is_formula(cell: Any) -> bool:
+    # openpyxl gives a formula as its text (=A1*2), an array or data-table formula as an object
+    return (isinstance(cell, str) and cell.startswith("=")) or type(cell).__name__.endswith("Formula")
 
 
 def _cell_text(value: object) -> str:
