@@ -159,7 +159,7 @@ def read_yaml(text: str, display: str) -> Any:
     finally:
         loader.dispose()
     if loader.duplicates:
-        raise ScenarioError([_duplicate(display, *dup) for dup in loader.duplicates])
+        raise ScenarioError([_duplicate(display, *dup) for dup in sorted(loader.duplicates, key=lambda d: d[2])])
     return value
 
 
