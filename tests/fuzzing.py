@@ -2,7 +2,8 @@
 
 A case is a valid scenario folder (YAML + CSV tables) with one or more mutations applied: values of
 the wrong type, NaN and inf, numbers at extremes, deleted or unknown keys, missing and extra columns,
-broken references, duplicated rows, other text encodings, truncated or binary files. Running
+broken references, duplicated rows, other text encodings, truncated or binary files; and YAML no
+mapping can express: alias bombs and cycles, duplicate keys, deep nesting, long numbers. Running
 ``emtrade run`` on a case must end in a valid result or in exit code 2 with one-line messages:
 never a traceback, an internal error or a hang.
 """
@@ -116,6 +117,58 @@ def _yaml_mutation(rng: random.Random, sc: dict) -> dict:
     return sc
 
 
+YAML_TEXT_KINDS = ("alias_bomb", "small_aliases", "alias_cycle", "duplicate_key", "duplicate_flow_key",
+                   "deep_nesting", "long_integer", "digit_separator")  # fmt: skip
+
+
+def yaml_text_mutation(rng: random.Random, text: str, kind: str | None = None) -> str:
+    """Hostile YAML that no dict can express: alias bombs and cycles, duplicate keys, deep nesting, long numbers.
+
+    ``text`` is a scenario's YAML; the result has one such construct added (``kind``, else drawn).
+    """
+    kind = kind or rng.choice(YAML_TEXT_KINDS)
+    lines = text.splitlines()
+    if kind in ("alias_bomb", "small_aliases"):
+        # billion laughs: width ** levels scalars; a bomb is far over the bound, small aliases far under
+        levels, width = (rng.randint(7, 12), rng.randint(8, 12)) if kind == "alias_bomb" else (rng.randint(1, 3), 10)
+        names = [f"l{i}" for i in range(levels)]
+        bomb = [f"{names[0]}: &{names[0]} [{', '.join(['lol'] * width)}]"]
+        bomb += [f"{n}: &{n} [{', '.join([f'*{names[i]}'] * width)}]" for i, n in enumerate(names[1:])]
+        key = rng.choice(["description", "phase_out", "extra", "trading", "caps"])
+        bomb.append(f"{key}: *{names[-1]}")
+        lines = _drop_top(lines, key) + bomb
+    elif kind == "alias_cycle":
+        lines.append(rng.choice(["extra: &c [1, *c]", "phase_out: &c [*c]", "trading: &c {scope: all, x: *c}"]))
+    elif kind == "duplicate_key":
+        tops = [x for x in lines if x and not x.startswith((" ", "-"))]
+        lines.append(rng.choice(tops) if tops else "name: again")
+    elif kind == "duplicate_flow_key":
+        lines = _drop_top(_drop_top(lines, "allocation"), "trading")
+        lines.append(rng.choice(["allocation: {method: grandfathering, method: auction}",
+                                 "trading: {scope: all, scope: none}"]))  # fmt: skip
+    elif kind == "deep_nesting":
+        depth = rng.choice([50, 101, 500, 5000])
+        lines.append(f"{rng.choice(['extra', 'description', 'phase_out'])}: {'[' * depth}1{']' * depth}")
+    elif kind == "long_integer":
+        digits = rng.choice([300, 401, 4301, 5000, 20000])
+        lines = [*_drop_top(lines, "discount_rate"), f"discount_rate: {'9' * digits}"]
+    elif kind == "digit_separator":
+        lines = _drop_top(lines, "discount_rate")
+        lines.append("discount_rate: " + rng.choice(["0_1", "0.0_5", "1_0e-2", "'0_1'"]))
+    return "\n".join(lines) + "\n"
+
+
+def _drop_top(lines: list[str], key: str) -> list[str]:
+    """The lines of a block-style YAML mapping without the top-level ``key`` and its indented block."""
+    out, inside = [], False
+    for line in lines:
+        if line and not line.startswith((" ", "-")):
+            inside = line.startswith(f"{key}:")
+        if not inside:
+            out.append(line)
+    return out
+
+
 def make_case(folder: Path, seed: int | random.Random) -> Path:
     """Write one mutated scenario into ``folder`` (mutations drawn from ``seed`` or a Random); return the YAML."""
     rng = seed if isinstance(seed, random.Random) else random.Random(seed)
@@ -136,9 +189,11 @@ def make_case(folder: Path, seed: int | random.Random) -> Path:
         else:
             path.write_text(content, encoding="utf-8")
     path = folder / "scenario.yaml"
-    if rng.random() < 0.05:
-        text = yaml.safe_dump(sc, allow_unicode=True)
-        path.write_text(text[: rng.randrange(len(text) + 1)], encoding="utf-8")  # truncated YAML
-    else:
-        path.write_text(yaml.safe_dump(sc, allow_unicode=True), encoding="utf-8")
+    text = yaml.safe_dump(sc, allow_unicode=True)
+    draw = rng.random()
+    if draw < 0.05:
+        text = text[: rng.randrange(len(text) + 1)]  # truncated YAML
+    elif draw < 0.15:
+        text = yaml_text_mutation(rng, text)
+    path.write_text(text, encoding="utf-8")
     return path

@@ -1,14 +1,15 @@
 """Fuzz: mutated scenario files end in a valid result or exit code 2 with one-line messages, never a traceback.
 
 300 hypothesis-driven cases and 60 seeded ones run in-process through the real click command
-(fast); a few through the installed ``emtrade`` executable. ``benchmarks/fuzz.py`` runs 10,000 on
-demand.
+(fast); a few through the installed ``emtrade`` executable. ``EMTRADE_FUZZ_CASES=10000 pytest
+tests/test_fuzz.py`` runs 10,000 on demand.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from hypothesis import strategies as st
 
 from emtrade.cli import main
 
-N_CASES = 300
+#: hypothesis cases per run: 300 in the suite; EMTRADE_FUZZ_CASES=10000 for the long run on demand
+N_CASES = int(os.environ.get("EMTRADE_FUZZ_CASES", "300"))
 _counter = itertools.count()
 
 

@@ -371,3 +371,36 @@ def test_digit_separators_are_refused_in_set(tmp_path):
     code, out = cli("sweep", "textbook/fox_river", "-o", tmp_path / "s", "--set", "caps.0.total=1_50")
     assert code == 2 and "--set caps.0.total=1_50: caps[0] (id river): total '1_50' has a digit separator" in out
     assert parse_set(["caps.0.total=1e2,2023_01"]) == {"caps.0.total": [100.0, "2023_01"]}  # 2023_01 may be an id
+
+
+# --------------------------------------------------------------------------------------------------
+# the fuzz generators of hostile YAML: each kind ends in exit 2 with a one-line message, quickly
+
+
+@pytest.mark.parametrize("kind", ["alias_bomb", "alias_cycle", "duplicate_key", "duplicate_flow_key",
+                                  "deep_nesting", "long_integer", "digit_separator"])  # fmt: skip
+def test_fuzz_generators_of_hostile_yaml(tmp_path, kind):
+    import random
+
+    from fuzzing import SCENARIO, yaml_text_mutation
+
+    expected = {
+        "alias_bomb": "expand to more than 1,000,000 values",
+        "alias_cycle": "is inside the node it names",
+        "duplicate_key": "is given twice",
+        "duplicate_flow_key": "is given twice on line",
+        "deep_nesting": "nested",
+        "long_integer": "",
+        "digit_separator": "",
+    }[kind]
+    for seed in range(4):
+        text = yaml_text_mutation(random.Random(seed), yaml.safe_dump(SCENARIO, allow_unicode=True), kind)
+        path = write(tmp_path / f"{kind}{seed}", "scenario.yaml", text)
+        t0 = time.perf_counter()
+        code, out = cli("validate", path)
+        assert time.perf_counter() - t0 < 10
+        errors = [line for line in out.splitlines() if line.startswith("error:")]
+        if kind == "deep_nesting" and "[" * 101 not in text:
+            continue  # 50 levels is legal YAML: the scenario's schema refuses the value instead
+        assert code == 2 and errors and expected in out, (seed, out)
+        assert max(len(line) for line in errors) < 400
