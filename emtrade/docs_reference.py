@@ -257,7 +257,24 @@ upper limits (10⁶ to 10¹⁵) that catch typos; they are not listed in the ran
 `emtrade validate FILE` checks a file against this schema, and the references between its tables,
 without solving. Every problem is reported at once, naming the file, row and key. The formulation
 page says what each key does to the model ([formulation](formulation.md)); the bundled scenarios
-(`emtrade scenarios`) show them in use."""
+(`emtrade scenarios`) show them in use.
+
+What a scenario file may not do (each is an error naming the file and line, exit code 2):
+
+- name a file outside the scenario's folder: every table, the river's YAML file and its `sections`
+  and `discharges` tables, unless `--allow-outside` is given;
+- give a key twice in one mapping (a second `caps:`; `{method: a, method: b}`); YAML's merge key
+  (`<<: *base`) may still be overridden;
+- expand, through its anchors and aliases (`&name`, `*name`), to more than 1,000,000 values, or hold
+  an alias inside the node it names; nest lists and mappings more than 100 levels deep;
+- write a whole number of more than 400 digits, or a number with digit separators (`1_000`: write
+  `1000`), in the YAML or in a table cell; a text key such as an id may contain them (`2023_01`).
+
+In an .xlsx workbook the sheet named like the table (`enterprises`, `caps`, ...) is read, else the
+first sheet, so one workbook can hold every table. emtrade reads the values a spreadsheet program
+stored and computes no formulas: a formula cell without a stored value (a workbook written by a
+script) is an error naming the cell; open and save the workbook in a spreadsheet program. Messages
+quote at most 40 characters of any value or file."""
 
 
 def _sections(model: type[BaseModel], path: str) -> Iterator[tuple[str, type[BaseModel], str]]:
