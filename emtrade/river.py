@@ -733,7 +733,7 @@ def _validate(
 ) -> tuple[RiverSpec | None, list[Problem], dict[str, list[str]]]:
     """Validate row by row (so that every problem is found and located), then the whole description."""
     # the scenario loader's wording of pydantic errors, and its check of digit separators
-    from emtrade.scenario.loader import _describe, _separator_message, separated_numbers
+    from emtrade.scenario.loader import _clip, _describe, _separator_message, separated_numbers
 
     problems: list[Problem] = []
     rows: dict[str, list[Any]] = {}
@@ -753,7 +753,7 @@ def _validate(
         for i, row in enumerate(value):
             name_key = "id" if key == "sections" else None
             label = row.get(name_key) if isinstance(row, dict) and name_key else None
-            suffix = f" (id {label})" if label not in (None, "") else ""
+            suffix = f" (id {_clip(str(label))})" if label not in (None, "") else ""
             where = f"{file} line {lines[i]}{suffix}" if file and lines else f"{key}[{i}]{suffix}"
             if not isinstance(row, dict):
                 problems.append(Problem(display, where, "each row must be a mapping of keys to values"))

@@ -119,8 +119,13 @@ def test_allow_outside_reads_river_files_outside_and_the_answer_is_the_hand_deri
 
 
 @pytest.mark.parametrize("key", ["river", "enterprises"])
-def test_a_file_that_is_no_table_is_quoted_only_in_short_excerpts(tmp_path, key):
-    write(tmp_path, "notes.txt", f"{SECRET}\n{SECRET}=1\nthird {SECRET}\n")
+@pytest.mark.parametrize(
+    "content",
+    [f"{SECRET}\n{SECRET}=1\nthird {SECRET}\n", f"id,flow,note\n{SECRET},{SECRET},1\n"],
+    ids=["text", "cells"],
+)
+def test_a_file_that_is_no_table_is_quoted_only_in_short_excerpts(tmp_path, key, content):
+    write(tmp_path, "notes.txt", content)
     value = {"sections": "notes.txt"} if key == "river" else "notes.txt"
     path = scenario_file(tmp_path, {**TWO_FIRMS, key: value})
     code, out = cli("validate", path)

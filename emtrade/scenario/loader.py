@@ -46,7 +46,7 @@ class TableSource:
     def where(self, index: int, row: Any) -> str:
         name_key = schema.ROW_NAME_KEY.get(self.key)
         name = row.get(name_key) if isinstance(row, dict) and name_key else None
-        label = f" ({name_key} {name})" if name not in (None, "") else ""
+        label = f" ({name_key} {_clip(str(name))})" if name not in (None, "") else ""
         if self.file is not None and self.lines is not None:
             return f"{self.file} line {self.lines[index]}{label}"
         return f"{self.key}[{index}]{label}"
@@ -447,8 +447,7 @@ def _describe(err: dict[str, Any], name: str) -> str:
     """One readable sentence for one pydantic error."""
     kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
     shown = _short(value)
-    if len(name) > EXCERPT_CHARS:  # a column name may be a line of a file that is no table at all
-        name = name[: EXCERPT_CHARS - 1] + "…"
+    name = _clip(name)  # a column name may be a line of a file that is no table at all
     if kind == "missing":
         return f"missing {name}" if name else "missing value"
     if kind == "extra_forbidden":
@@ -485,6 +484,11 @@ def _describe(err: dict[str, Any], name: str) -> str:
         msg = str(err.get("msg", "")).removeprefix("Value error, ")
         return f"{name}: {msg}" if name else msg
     return f"{name}: {err.get('msg')} (got {shown})" if name else f"{err.get('msg')} (got {shown})"
+
+
+def _clip(text: str) -> str:
+    """A name from the input (a column, an id) cut to the length of an excerpt."""
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
 def _short(value: Any) -> str:
