@@ -163,7 +163,8 @@ def _read_xlsx(path: Path, display: str, table: str | None = None) -> tuple[Tabl
     try:
         names = list(book.sheetnames)
         name = _pick_sheet(names, table)
-        about = f"sheet {name!r}" + (f" of the sheets {', '.join(names)}" if len(names) > 1 else "")
+        listed = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        about = f"sheet {name!r}" + (f" of the sheets {listed}" if len(names) > 1 else "")
         cells = itertools.zip_longest(
             book[name].iter_rows(values_only=True), formulas[name].iter_rows(values_only=True), fillvalue=()
         )
