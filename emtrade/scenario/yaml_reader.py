@@ -135,7 +135,7 @@ _BoundedLoader.add_constructor(_INT, _BoundedLoader.construct_yaml_int)
 def _check_number(node: Any, key: Any) -> None:
     if not (isinstance(node, ScalarNode) and node.tag == _INT):
         return
-    digits = sum(c.isdigit() for c in node.value)
+    digits = len(node.value.strip().lstrip("+-"))  # any base: 0x fff… is as long a number
     if digits > MAX_NUMBER_DIGITS:
         named = f"{excerpt(key)}: " if key is not None else ""
         raise _Refused(
