@@ -265,7 +265,7 @@ def _drop_missing(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _read_book(orders: Any) -> tuple[_Book | None, str, list[tuple[str, str]] | None, list[Problem]]:
     """The valid orders, the source, the (side, where) of every row (None if a side is unreadable), problems."""
-    from emtrade.scenario.loader import _describe  # the scenario loader's wording of pydantic errors
+    from emtrade.scenario.loader import _describe, _separator_message, separated_numbers  # the loader's wording
 
     source, rows, wheres, columns, problems = _raw_rows(orders)
     if problems:
@@ -319,6 +319,8 @@ def _read_book(orders: Any) -> tuple[_Book | None, str, list[tuple[str, str]] | 
                     continue  # said once for the whole table
                 problems.append(Problem(source, at, _describe(err, name)))
             continue
+        for loc in separated_numbers(_ORDER.validate_python, row, order):  # 1_00 is no number (issue 11)
+            problems.append(Problem(source, at, _separator_message(".".join(map(str, loc)), row, loc)))
         ids.append(order.id)
         side.append(order.side == "bid")
         qty.append(order.quantity)

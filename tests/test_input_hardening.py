@@ -409,3 +409,9 @@ def test_fuzz_generators_of_hostile_yaml(tmp_path, kind):
             continue  # 50 levels is legal YAML: the scenario's schema refuses the value instead
         assert code == 2 and errors and expected in out, (seed, out)
         assert max(len(line) for line in errors) < 400
+
+
+def test_digit_separators_are_refused_in_an_order_book(tmp_path):
+    book = write(tmp_path, "book.csv", "id,side,quantity,price\nA,bid,1_0,5\nB,ask,10,3\n")
+    code, out = cli("clear", book)
+    assert code == 2 and "line 2 (id A): quantity '1_0' has a digit separator '_'" in out
