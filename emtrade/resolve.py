@@ -54,6 +54,7 @@ import numpy as np
 
 from emtrade import solve as _solve
 from emtrade.results import Results
+from emtrade.scaling import Scaling
 from emtrade.scenario.loader import Scenario
 from emtrade.solve import HighsBackend, SolveOptions
 
@@ -134,7 +135,9 @@ class PersistentHighs(HighsBackend):
         new_data = arrays["A"].data
         changed_a = np.flatnonzero(new_data != cur["A_data"])
         self.arrays = arrays
-        if len(changed_a) > RELOAD_SHARE * max(len(new_data), 1):
+        scaling = Scaling.of(arrays)
+        # new numbers may call for other scales (emtrade.scaling): then every number changes, so reload
+        if len(changed_a) > RELOAD_SHARE * max(len(new_data), 1) or not scaling.same_as(self.scaling):
             # a fresh instance, not passModel into this one: a used instance keeps solver state that
             # passModel does not clear (measured: after 50 Xiangtan runs a degenerate market's price
             # interval came out otherwise than on a fresh instance)
@@ -151,11 +154,13 @@ class PersistentHighs(HighsBackend):
                      for j in integer]  # fmt: skip
             h.changeColsIntegrality(len(integer), integer.astype(np.int32), np.array(kinds))
             self._mip = bool(arrays["col_integer"].any())
+        # the same scales as the numbers held: push the changed numbers, scaled
+        s, w = scaling.col, scaling.obj
         idx = np.flatnonzero(arrays["col_cost"] != cur["col_cost"])
         if len(idx):
-            h.changeColsCost(len(idx), idx.astype(np.int32), arrays["col_cost"][idx].astype(float))
+            h.changeColsCost(len(idx), idx.astype(np.int32), (w * s[idx] * arrays["col_cost"][idx]).astype(float))
         if not np.array_equal(arrays["col_quad"], cur["col_quad"]):
-            quad = arrays["col_quad"]
+            quad = w * s * s * arrays["col_quad"]
             nz = np.flatnonzero(quad)
             counts = np.zeros(len(quad) + 1, dtype=np.int32)
             counts[nz + 1] = 1
@@ -170,16 +175,21 @@ class PersistentHighs(HighsBackend):
         lo, up = arrays["col_lower"], arrays["col_upper"]
         idx = np.flatnonzero((lo != cur["col_lower"]) | (up != cur["col_upper"]))
         if len(idx):
-            h.changeColsBounds(len(idx), idx.astype(np.int32), lo[idx].astype(float), up[idx].astype(float))
+            lo_s, up_s = scaling.col_bounds(idx, lo[idx], up[idx])
+            h.changeColsBounds(len(idx), idx.astype(np.int32), lo_s, up_s)
         lo, up = arrays["row_lower"], arrays["row_upper"]
         idx = np.flatnonzero((lo != cur["row_lower"]) | (up != cur["row_upper"]))
         if len(idx):
-            h.changeRowsBounds(len(idx), idx.astype(np.int32), lo[idx].astype(float), up[idx].astype(float))
+            lo_s, up_s = scaling.row_bounds(idx, lo[idx], up[idx])
+            inf = self.hs.kHighsInf
+            lo_s, up_s = np.where(np.isinf(lo_s), -inf, lo_s), np.where(np.isinf(up_s), inf, up_s)
+            h.changeRowsBounds(len(idx), idx.astype(np.int32), lo_s, up_s)
         if len(changed_a):
             A = arrays["A"]
             col_of = np.repeat(np.arange(A.shape[1]), np.diff(A.indptr))
             for k in changed_a:
-                h.changeCoeff(int(A.indices[k]), int(col_of[k]), float(new_data[k]))
+                i, j = int(A.indices[k]), int(col_of[k])
+                h.changeCoeff(i, j, scaling.coefficient(i, j, new_data[k]))
         h.clearSolver()
         self._runs = 0  # the first solve of these numbers takes the method a fresh instance would
         self.current = _numbers(arrays)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from emtrade.errors import InfeasibleError, SolverError
 from emtrade.model.problem import Problem
+from emtrade.scaling import Scaling
 
 FEAS_TOL = 1e-7
 #: 'auto' solves a continuous LP with at least this many columns by interior point (see HighsBackend.run)
@@ -101,6 +103,41 @@ def _new_highs():
     return h
 
 
+def _run_interruptibly(h) -> None:
+    """``h.run()``, but a Ctrl-C or SIGTERM during the solve stops it within moments.
+
+    HiGHS runs in C++ and holds the main thread for as long as it solves (minutes on a big MIP),
+    while Python runs signal handlers only between bytecodes: a SIGTERM would wait for the solve to
+    end. So, on the main thread, HiGHS solves in a helper thread (highspy's ``startSolve``) while the
+    main thread waits in short, interruptible steps; when a signal's handler raises
+    KeyboardInterrupt there, the solve is cancelled through HiGHS's interrupt callbacks
+    (``cancelSolve``: the simplex, interior-point and MIP solvers poll them), the helper thread
+    ends, and the KeyboardInterrupt goes on to the caller, which leaves earlier results whole.
+    Elsewhere (a worker thread of a sweep, where no signal arrives) HiGHS runs directly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        h.run()
+        return
+    h.HandleUserInterrupt = True
+    try:
+        thread = h.startSolve()
+        interrupted = False
+        while True:
+            try:
+                done, _ = h.wait(0.05)
+            except KeyboardInterrupt:
+                interrupted = True
+                h.cancelSolve()
+                continue
+            if done:
+                break
+        thread.join()
+        if interrupted:
+            raise KeyboardInterrupt
+    finally:
+        h.HandleUserInterrupt = False
+
+
 @contextlib.contextmanager
 def _quiet_fd(fd: int):
     try:
@@ -132,6 +169,9 @@ class HighsBackend:
         self._load(arrays)
 
     def _load(self, a: dict) -> None:
+        """Hand the problem to HiGHS scaled (see :mod:`emtrade.scaling`); answers are unscaled in :meth:`run`."""
+        self.scaling = Scaling.of(a)
+        a = self.scaling.apply(a)
         hs = self.hs
         inf = hs.kHighsInf
         lp = hs.HighsLp()
@@ -174,10 +214,12 @@ class HighsBackend:
     def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         idx = np.asarray(idx, dtype=np.int32)
         if len(idx):
-            self.h.changeColsBounds(len(idx), idx, np.asarray(lower, float), np.asarray(upper, float))
+            lower, upper = self.scaling.col_bounds(idx, lower, upper)
+            self.h.changeColsBounds(len(idx), idx, lower, upper)
 
     def set_row_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         inf = self.hs.kHighsInf
+        lower, upper = self.scaling.row_bounds(np.asarray(idx, int), lower, upper)
         lower = np.where(np.isinf(lower), -inf, lower)
         upper = np.where(np.isinf(upper), inf, upper)
         for i, lo, up in zip(np.asarray(idx, int), lower, upper, strict=True):
@@ -213,7 +255,7 @@ class HighsBackend:
         ipm = self._first_solve_by_ipm()
         h.setOptionValue("solver", "ipm" if ipm else "choose")
         h.setOptionValue("presolve", "off" if ipm else "choose")
-        h.run()
+        _run_interruptibly(h)
         self._runs += 1
         ms = h.getModelStatus()
         info = h.getInfo()
@@ -240,15 +282,16 @@ class HighsBackend:
         if not has_primal:
             return _Run(status, None, None, float("nan"))
         sol = h.getSolution()
-        x = np.asarray(sol.col_value, dtype=float)
-        dual = np.asarray(sol.row_dual, dtype=float) if sol.dual_valid else None
+        scaling = self.scaling
+        x = scaling.x(sol.col_value)
+        dual = scaling.row_dual(sol.row_dual) if sol.dual_valid else None
         mip = self._mip
         return _Run(
             status,
             x,
             dual,
-            float(info.objective_function_value),
-            float(info.mip_dual_bound) if mip else None,
+            scaling.objective(info.objective_function_value),
+            scaling.objective(info.mip_dual_bound) if mip else None,
             float(info.mip_gap) if mip else None,
         )
 
@@ -272,9 +315,19 @@ class PyomoBackend:
         self.arrays["col_integer"][idx] = False
 
     def run(self, time_limit: float | None = None) -> _Run:
+        """Solve the scaled arrays (as the HiGHS backend does, see :mod:`emtrade.scaling`), answer unscaled."""
         from emtrade.model.pyomo_model import solve_arrays_with_pyomo
 
-        return solve_arrays_with_pyomo(self.arrays, self.options)
+        scaling = Scaling.of(self.arrays)
+        run = solve_arrays_with_pyomo(scaling.apply(self.arrays), self.options)
+        if run.x is not None:
+            run.x = scaling.x(run.x)
+        if run.row_dual is not None:
+            run.row_dual = scaling.row_dual(run.row_dual)
+        run.objective = scaling.objective(run.objective)
+        if run.dual_bound is not None:
+            run.dual_bound = scaling.objective(run.dual_bound)
+        return run
 
 
 def _backend(arrays: dict, options: SolveOptions):
@@ -326,18 +379,23 @@ def solve_problem(problem: Problem, options: SolveOptions, interval_rows: np.nda
 
     # the continuous problem (integers fixed where there are any): quantities, duals, intervals
     t1 = time.perf_counter()
-    backend = _backend(arrays, options)
+    continuous = arrays
     if x_int is not None:
         fixed = np.round(x_int[integer])
+        continuous = _with_integers_fixed(arrays, integer, fixed)
+        notes.append("prices are duals of the continuous problem with every integer decision fixed at its optimum")
+    backend = _backend(arrays, options)
+    if x_int is not None:
         backend.make_continuous(integer)
         backend.set_col_bounds(integer, fixed, fixed)
-        notes.append("prices are duals of the continuous problem with every integer decision fixed at its optimum")
-    run = backend.run()
-    _check(run, "the continuous problem with the integer decisions fixed" if x_int is not None else "the problem")
+    what = "the continuous problem with the integer decisions fixed" if x_int is not None else "the problem"
+    run, verified = _verified_run(backend, continuous, options, what)
     if run.status != "optimal":
         status = run.status
-    if run.row_dual is None:
-        raise SolverError("the solver returned no duals, so no prices can be reported")
+    if not verified.passed:
+        status = "unverified"
+        notes.append(f"the solver's answer fails the optimality check in the scenario's units ({verified.describe()}): "
+                     "quantities and prices may be wrong")  # fmt: skip
     x = _clip_to_bounds(run.x, arrays)
     shadow = -run.row_dual
     timings["continuous"] = time.perf_counter() - t1
@@ -372,6 +430,41 @@ def solve_problem(problem: Problem, options: SolveOptions, interval_rows: np.nda
     return sol
 
 
+def _with_integers_fixed(a: dict, integer: np.ndarray, values: np.ndarray) -> dict:
+    lower, upper, kinds = a["col_lower"].copy(), a["col_upper"].copy(), a["col_integer"].copy()
+    lower[integer] = upper[integer] = values
+    kinds[integer] = False
+    return {**a, "col_lower": lower, "col_upper": upper, "col_integer": kinds}
+
+
+def _verified_run(backend, arrays: dict, options: SolveOptions, what: str):
+    """Solve the continuous problem and check the answer (:mod:`emtrade.verify`) in the user's units.
+
+    An answer that fails the check is solved once more from scratch by the other algorithm
+    (simplex for interior point and the reverse; HiGHS's QP solver has no alternative, so a QP is
+    solved cold); the better of the two answers is returned with its check.
+    """
+    from emtrade.verify import check_optimality
+
+    run = backend.run()
+    _check(run, what)
+    if run.row_dual is None:
+        raise SolverError("the solver returned no duals, so no prices can be reported")
+    check = check_optimality(arrays, run.x, run.row_dual)
+    if check.passed or options.backend != "highs":
+        return run, check
+    other = "simplex" if options.method != "simplex" else "ipm"
+    retry = _backend(arrays, SolveOptions(**{**options.__dict__, "method": other})).run()
+    if retry.x is None or retry.row_dual is None or retry.status != "optimal":
+        return run, check
+    second = check_optimality(arrays, retry.x, retry.row_dual)
+    return (retry, second) if second.passed or _worst(second) < _worst(check) else (run, check)
+
+
+def _worst(check) -> float:
+    return max(check.primal, check.row_sign, check.slackness, check.stationarity)
+
+
 def _check(run: _Run, what: str) -> None:
     if run.status == "infeasible":
         raise InfeasibleError(f"{what} is infeasible")
@@ -400,14 +493,17 @@ def _price_intervals(backend, a: dict, x: np.ndarray, shadow: np.ndarray, rows: 
     upper = a["row_upper"]
     slack = upper - activity
     lo_b, up_b = a["col_lower"], a["col_upper"]
-    tol = 1e-7 * np.maximum(1.0, np.abs(upper))
-    binding = slack <= tol
+    # tolerances and probe steps relative to each row's and column's own size (emtrade.scaling), so
+    # that they mean the same whatever the units of the scenario
+    sizes = getattr(backend, "scaling", None) or Scaling.of(a)
+    row_size, col_size = 1.0 / sizes.row, sizes.col
+    binding = slack <= 1e-7 * row_size
     low = np.full(len(upper), np.nan)
     high = np.full(len(upper), np.nan)
     notes: list[str] = []
     with np.errstate(invalid="ignore"):  # infinite bounds: inf − inf is no concern here
-        above = np.where(np.isfinite(lo_b), x > lo_b + 1e-7 * np.maximum(1, np.abs(lo_b)), True)
-        below = np.where(np.isfinite(up_b), x < up_b - 1e-7 * np.maximum(1, np.abs(up_b)), True)
+        above = np.where(np.isfinite(lo_b), x > lo_b + 1e-7 * col_size, True)
+        below = np.where(np.isfinite(up_b), x < up_b - 1e-7 * col_size, True)
     interior = above & below
     probe = _Probe(backend, a, options, budget)
     for r in rows:
@@ -418,8 +514,8 @@ def _price_intervals(backend, a: dict, x: np.ndarray, shadow: np.ndarray, rows: 
         if _pinned(r, A, Acsc, interior, binding):
             low[r] = high[r] = price
             continue
-        scale = max(1.0, abs(upper[r]), float(np.abs(A.data[A.indptr[r] : A.indptr[r + 1]]
-                                                    * x[A.indices[A.indptr[r] : A.indptr[r + 1]]]).sum()))
+        scale = max(row_size[r], abs(upper[r]), float(np.abs(A.data[A.indptr[r] : A.indptr[r + 1]]
+                                                         * x[A.indices[A.indptr[r] : A.indptr[r + 1]]]).sum()))
         try:
             hi = _one_sided(probe, r, a["row_lower"][r], upper[r], -1e-6 * scale, quadratic=problem.is_qp)
             lo = _one_sided(probe, r, a["row_lower"][r], upper[r], 1e-6 * scale, quadratic=problem.is_qp)
